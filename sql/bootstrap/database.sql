@@ -1,0 +1,20 @@
+-- Database-level grants and settings (the database's name is only known at apply time).
+do $$
+begin
+  execute format('revoke all on database %I from public', current_database());
+  execute format('grant connect, temporary on database %I to authenticator, dashboard_worker, dashboard_analyst, dashboard_dba', current_database());
+  execute format('grant connect, create on database %I to dashboard_owner', current_database());
+  -- PostgREST / Supabase tooling read the exposed schemas from this setting.
+  execute format('alter database %I set pgrst.db_schemas = %L', current_database(), 'api');
+end $$;
+
+-- Nothing in public for anyone but the owner: new objects belong in named schemas.
+revoke create on schema public from public;
+revoke all on schema public from anon, authenticated;
+
+-- Functions are executable by PUBLIC by default; in this database they are not. Every EXECUTE
+-- the product needs is granted explicitly, under the function it concerns.
+alter default privileges for role dashboard_owner revoke execute on functions from public;
+alter default privileges for role dashboard_api revoke execute on functions from public;
+
+grant usage on foreign data wrapper postgres_fdw to dashboard_owner;

@@ -1,0 +1,204 @@
+-- Loading staging from the upstream foreign tables.
+--
+-- One mechanism for every staging table: the statements are generated once from the catalog
+-- (the staging table's columns that the foreign table also has, and its primary key) into
+-- dashboard.staging_statements, so a load runs precompiled SQL and a new staging table needs
+-- only a row in staging.sources.
+--
+-- Incremental loads read rows whose updated_at is past the watermark minus an overlap (late
+-- commits and clock skew slip past a plain watermark), upsert them only where something differs
+-- (a re-read costs no write), and delete rows the upstream soft-deleted. A full load reads all
+-- rows and also deletes staging rows whose key is gone upstream (hard deletes).
+
+create table dashboard.staging_statements (
+  staging_table  text primary key,
+  service        text not null,
+  student_column text,
+  incremental    text not null,    -- $1: the lower bound on updated_at (null: everything)
+  full_reload    text not null,
+  per_student    text              -- $1: the student id
+);
+
+/* dashboard.compile_staging_statements(): (re)generates dashboard.staging_statements from the
+   catalog. Run by every schema upgrade after the objects are applied. */
+create or replace function dashboard.compile_staging_statements() returns integer
+language plpgsql as $$
+declare
+  s record;
+  cols text[];
+  keys text[];
+  col_list text;
+  key_match text;
+  set_list text;
+  distinct_cond text;
+  has_deleted boolean;
+  has_updated boolean;
+  src text;
+  upsert text;
+  n integer := 0;
+begin
+  delete from dashboard.staging_statements;
+  for s in select * from staging.sources order by staging_table loop
+    select array_agg(a.attname::text order by a.attnum) into cols
+      from pg_attribute a
+     where a.attrelid = format('staging.%I', s.staging_table)::regclass
+       and a.attnum > 0 and not a.attisdropped
+       and exists (select from pg_attribute f
+                    where f.attrelid = format('fdw_%s.%I', s.service, s.foreign_table)::regclass
+                      and f.attname = a.attname and f.attnum > 0 and not f.attisdropped);
+    select array_agg(a.attname::text order by k.ord) into keys
+      from pg_index i
+      cross join lateral unnest(i.indkey) with ordinality k(attnum, ord)
+      join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+     where i.indrelid = format('staging.%I', s.staging_table)::regclass and i.indisprimary;
+
+    has_deleted := 'deleted_at' = any(cols);
+    has_updated := 'updated_at' = any(cols);
+    col_list := (select string_agg(format('%I', c), ', ') from unnest(cols) c);
+    key_match := (select string_agg(format('src.%1$I = t.%1$I', c), ' and ') from unnest(keys) c);
+    set_list := (select string_agg(format('%1$I = excluded.%1$I', c), ', ')
+                   from unnest(cols) c where c <> all(keys));
+    distinct_cond := format('(%s) is distinct from (%s)',
+                            (select string_agg(format('t.%I', c), ', ') from unnest(cols) c where c <> all(keys)),
+                            (select string_agg(format('excluded.%I', c), ', ') from unnest(cols) c where c <> all(keys)));
+    src := format('select %s from fdw_%s.%I', col_list, s.service, s.foreign_table);
+    upsert := format(
+      'up as (insert into staging.%1$I as t (%2$s) select %2$s from src %3$s '
+      'on conflict (%4$s) do update set %5$s where %6$s returning 1)',
+      s.staging_table, col_list,
+      case when has_deleted then 'where deleted_at is null' else '' end,
+      (select string_agg(format('%I', c), ', ') from unnest(keys) c),
+      set_list, distinct_cond);
+
+    insert into dashboard.staging_statements values (
+      s.staging_table, s.service, s.student_column,
+      -- incremental
+      format('with src as materialized (%s %s), %s, del as (%s) '
+             'select (select count(*) from up) + (select count(*) from del), (select max(updated_at) from src)',
+             src,
+             case when has_updated then 'where updated_at > $1::timestamptz' else '' end,
+             upsert,
+             case when has_deleted
+                  then format('delete from staging.%I t using src where %s and src.deleted_at is not null returning 1',
+                              s.staging_table, key_match)
+                  else 'select 1 where false' end),
+      -- full reload: upsert everything, delete what is gone or soft-deleted upstream
+      format('with src as materialized (%s), %s, del as (delete from staging.%I t where not exists '
+             '(select from src where %s %s) returning 1) '
+             'select (select count(*) from up) + (select count(*) from del), %s',
+             src, upsert, s.staging_table, key_match,
+             case when has_deleted then 'and src.deleted_at is null' else '' end,
+             case when has_updated then '(select max(updated_at) from src)' else 'null::timestamptz' end),
+      -- one student's rows (the filter on the student column is shipped to the upstream)
+      case when s.student_column is not null then
+        format('with src as materialized (%s where %I = $1), %s, del as (delete from staging.%I t '
+               'where t.%I = $1 and not exists (select from src where %s %s) returning 1) '
+               'select (select count(*) from up) + (select count(*) from del)',
+               src, s.student_column, upsert, s.staging_table, s.student_column, key_match,
+               case when has_deleted then 'and src.deleted_at is null' else '' end)
+      end);
+    n := n + 1;
+  end loop;
+  return n;
+end $$;
+
+/*
+ * dashboard.load_staging_table(staging_table, full) -> rows changed
+ * Loads one staging table from its upstream (incremental by watermark, or a full reconcile) and
+ * records the watermark and change marker. Raises on upstream errors: callers decide.
+ */
+create or replace function dashboard.load_staging_table(p_table text, p_full boolean default false,
+                                                        p_overlap interval default '5 minutes')
+returns bigint
+language plpgsql as $$
+declare
+  st dashboard.staging_statements;
+  src staging.sources;
+  v_changed bigint;
+  v_max timestamptz;
+begin
+  select * into strict st from dashboard.staging_statements where staging_table = p_table;
+  -- Row lock: two loads of one table never interleave their watermark updates.
+  select * into strict src from staging.sources where staging_table = p_table for update;
+  if p_full then
+    execute st.full_reload into v_changed, v_max;
+  else
+    execute st.incremental into v_changed, v_max
+      using coalesce(src.watermark - p_overlap, '-infinity'::timestamptz);
+  end if;
+  update staging.sources
+     set watermark = greatest(watermark, v_max),
+         changed_at = case when v_changed > 0 then clock_timestamp() else changed_at end,
+         last_loaded_at = clock_timestamp(),
+         last_rows = v_changed,
+         last_error = null
+   where staging_table = p_table;
+  return v_changed;
+end $$;
+
+/*
+ * dashboard.load_staging(full) -> total rows changed
+ * Loads every staging table. An upstream that fails (down, timeout, changed schema) is logged
+ * in staging.sources.last_error and ops.refresh_log and skipped: its tables keep their last good
+ * rows and the others load. Tables of a service that already failed in this run are skipped
+ * without trying again.
+ */
+create or replace function dashboard.load_staging(p_full boolean default false) returns bigint
+language plpgsql as $$
+declare
+  s record;
+  v_total bigint := 0;
+  v_rows bigint;
+  v_started timestamptz;
+  v_failed text[] := '{}'::text[];
+  v_error text;
+begin
+  for s in select staging_table, service from staging.sources order by service, staging_table loop
+    v_started := clock_timestamp();
+    if s.service = any(v_failed) then
+      perform dashboard.log_event('staging', s.staging_table, 'skipped', 0,
+                                  'upstream ' || s.service || ' failed earlier in this run', v_started);
+      continue;
+    end if;
+    begin
+      v_rows := dashboard.load_staging_table(s.staging_table, p_full);
+      v_total := v_total + v_rows;
+      perform dashboard.log_event('staging', s.staging_table, 'ok', v_rows, null, v_started);
+    exception when others then
+      get stacked diagnostics v_error = message_text;
+      v_failed := v_failed || s.service;
+      update staging.sources set last_error = v_error, last_error_at = clock_timestamp()
+       where staging_table = s.staging_table;
+      perform dashboard.log_event('staging', s.staging_table, 'failed', null, v_error, v_started);
+    end;
+  end loop;
+  return v_total;
+end $$;
+
+/*
+ * dashboard.load_student_staging(user_id) -> rows changed
+ * Pulls one student's current rows from every upstream into staging (the student filter is
+ * pushed down to the remote side: EXPLAIN VERBOSE shows "WHERE ((student_id = $1::uuid))").
+ * A failing upstream is skipped with a warning: the student keeps the last good rows.
+ */
+create or replace function dashboard.load_student_staging(p_user uuid) returns bigint
+language plpgsql as $$
+declare
+  st record;
+  v_total bigint := 0;
+  v_rows bigint;
+  v_failed text[] := '{}'::text[];
+begin
+  for st in select * from dashboard.staging_statements where per_student is not null
+            order by service, staging_table loop
+    continue when st.service = any(v_failed);
+    begin
+      execute st.per_student into v_rows using p_user;
+      v_total := v_total + v_rows;
+    exception when others then
+      v_failed := v_failed || st.service;
+      raise warning 'upstream % unavailable for student %: %', st.service, p_user, sqlerrm;
+    end;
+  end loop;
+  return v_total;
+end $$;

@@ -1,0 +1,5 @@
+"""OCH student dashboard backend: PostgreSQL rollups served over REST."""
+
+from och_dashboard.app import create_app
+
+__all__ = ["create_app"]

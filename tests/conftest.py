@@ -1,0 +1,116 @@
+"""Test fixtures: one sandbox (dashboard database + eight upstream stand-ins, uniquely named on
+the configured server) per test session, seeded with a small deterministic population, so
+tests never touch a running demo. Tests connect as the product's real roles where privileges
+matter: owners and superusers bypass row-level security."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+import psycopg2
+import pytest
+import redis as redis_lib
+
+from och_dashboard.sandbox import Sandbox
+
+# The instant the session's synthetic data is generated around.
+SEED_NOW = datetime.now(UTC).replace(microsecond=0)
+SEED_STUDENTS = 60
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    box = Sandbox.create()
+    try:
+        box.seed(SEED_STUDENTS, seed_value=7, now=SEED_NOW)
+        box.upgrade()
+        with contextlib.closing(box.connect()) as conn, conn.cursor() as cur:
+            conn.autocommit = True
+            cur.execute("set role dashboard_owner")
+            cur.execute("select dashboard.load_staging(true)")
+            cur.execute("select to_regproc('dashboard.refresh_all') is not null")
+            if cur.fetchone()[0]:
+                cur.execute("select dashboard.refresh_all()")
+        yield box
+    finally:
+        box.destroy()
+
+
+@pytest.fixture(scope="session")
+def settings(sandbox):
+    return sandbox.settings
+
+
+def _autocommit(conn):
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture
+def owner_conn(sandbox):
+    """Autocommit connection acting as dashboard_owner (a NOLOGIN role: the administrator's
+    session switches to it), so it owns every object and is subject to forced RLS."""
+    with contextlib.closing(_autocommit(sandbox.connect())) as conn:
+        with conn.cursor() as cur:
+            cur.execute("set role dashboard_owner")
+        yield conn
+
+
+@pytest.fixture
+def admin_conn(sandbox):
+    """Autocommit connection as the administrator (superuser: bypasses RLS)."""
+    with contextlib.closing(_autocommit(sandbox.connect())) as conn:
+        yield conn
+
+
+@pytest.fixture
+def connect_as(sandbox):
+    """connect_as(role) -> a new autocommit connection logged in as that role."""
+    opened = []
+
+    def connect(role: str, dbname: str | None = None):
+        conn = _autocommit(sandbox.connect(user=role, dbname=dbname))
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()
+
+
+@pytest.fixture
+def upstream_conn(sandbox):
+    """upstream_conn(service) -> an autocommit admin connection to that stand-in."""
+    opened = []
+
+    def connect(service: str):
+        conn = _autocommit(psycopg2.connect(sandbox.settings.upstream_admin_dsn(service)))
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def redis_client(settings):
+    client = redis_lib.Redis.from_url(settings.redis_url)
+    client.ping()
+    yield client
+    for key in client.scan_iter(f"*{settings.rq_queue_prefix}*"):
+        client.delete(key)
+
+
+@pytest.fixture
+def students(admin_conn):
+    """Student ids of the seeded population by upstream tier: {'free': [...], ...}."""
+    with admin_conn.cursor() as cur:
+        cur.execute(
+            "select coalesce(s.tier, 'none'), array_agg(i.id::text order by i.email) "
+            "from staging.identity_students i "
+            "left join staging.subscriptions_subscriptions s on s.student_id = i.id "
+            "group by 1"
+        )
+        return dict(cur.fetchall())

@@ -1,0 +1,138 @@
+"""FDW staging: loads exactly the upstream rows; a later cycle moves only what changed."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+SOURCES_SQL = "select staging_table, service, foreign_table from staging.sources order by 1"
+
+
+def key_digest(cur, relation: str, keys: str) -> tuple[int, str]:
+    cur.execute(f"select count(*), md5(string_agg(({keys})::text, ',' order by ({keys})::text)) "
+                f"from {relation}")
+    return cur.fetchone()
+
+
+def live_filter(cur, relation: str) -> str:
+    cur.execute(
+        "select 1 from pg_attribute where attrelid = %s::regclass and attname = 'deleted_at'",
+        (relation,),
+    )
+    return " where deleted_at is null" if cur.fetchone() else ""
+
+
+def primary_key(cur, staging_table: str) -> str:
+    cur.execute(
+        """
+        select string_agg(a.attname, ', ' order by k.ord)
+          from pg_index i
+          cross join lateral unnest(i.indkey) with ordinality k(attnum, ord)
+          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+         where i.indrelid = %s::regclass and i.indisprimary
+        """,
+        (f"staging.{staging_table}",),
+    )
+    return cur.fetchone()[0]
+
+
+def test_full_load_copies_exactly_the_live_upstream_rows(owner_conn):
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_staging(true)")
+        cur.execute(SOURCES_SQL)
+        for staging_table, service, foreign_table in cur.fetchall():
+            keys = primary_key(cur, staging_table)
+            remote = f"fdw_{service}.{foreign_table}"
+            upstream = key_digest(cur, f"(select * from {remote}{live_filter(cur, remote)}) u", keys)
+            local = key_digest(cur, f"staging.{staging_table}", keys)
+            assert local == upstream, staging_table
+            assert upstream[0] > 0, f"{staging_table} has no seeded rows"
+
+
+def test_second_cycle_moves_only_the_change_and_deletes(owner_conn, upstream_conn):
+    coaching = upstream_conn("coaching")
+    with coaching.cursor() as up:
+        up.execute("select id, student_id from habit_logs where deleted_at is null order by id limit 2")
+        (changed_id, _), (deleted_id, _) = up.fetchall()
+        up.execute("update habit_logs set status = 'skipped' where id = %s and status <> 'skipped'",
+                   (changed_id,))
+        if up.rowcount == 0:
+            up.execute("update habit_logs set status = 'completed' where id = %s", (changed_id,))
+        up.execute("update habit_logs set deleted_at = now() where id = %s", (deleted_id,))
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_staging()")
+        cur.execute("select staging_table, last_rows from staging.sources order by 1")
+        moved = {t: n for t, n in cur.fetchall() if n}
+        assert moved == {"coaching_habit_logs": 2}
+        cur.execute("select status from staging.coaching_habit_logs where id = %s", (changed_id,))
+        (status,) = cur.fetchone()
+        with coaching.cursor() as up:
+            up.execute("select status from habit_logs where id = %s", (changed_id,))
+            assert status == up.fetchone()[0]
+        cur.execute("select count(*) from staging.coaching_habit_logs where id = %s", (deleted_id,))
+        assert cur.fetchone()[0] == 0
+        # A quiet cycle changes nothing at all.
+        cur.execute("select dashboard.load_staging()")
+        assert cur.fetchone()[0] == 0
+
+
+def test_hard_delete_upstream_is_reconciled_by_a_full_load(owner_conn, upstream_conn):
+    talent = upstream_conn("talentscope")
+    with talent.cursor() as up:
+        up.execute("delete from skill_scores where (student_id, skill) = "
+                   "(select student_id, skill from skill_scores order by 1, 2 limit 1) "
+                   "returning student_id, skill")
+        gone = up.fetchone()
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_staging()")
+        cur.execute("select count(*) from staging.talentscope_skill_scores "
+                    "where student_id = %s and skill = %s", gone)
+        assert cur.fetchone()[0] == 1, "an incremental load cannot see a hard delete"
+        cur.execute("select dashboard.load_staging_table('talentscope_skill_scores', true)")
+        assert cur.fetchone()[0] == 1
+        cur.execute("select count(*) from staging.talentscope_skill_scores "
+                    "where student_id = %s and skill = %s", gone)
+        assert cur.fetchone()[0] == 0
+
+
+def test_per_student_load_pushes_the_student_filter_to_the_upstream(owner_conn):
+    with owner_conn.cursor() as cur:
+        cur.execute("select per_student from dashboard.staging_statements "
+                    "where staging_table = 'missions_submissions'")
+        statement = cur.fetchone()[0]
+        cur.execute("prepare one_student(uuid) as " + statement)
+        cur.execute("explain (verbose, costs off) execute one_student('00000000-0000-0000-0000-000000000001')")
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("deallocate one_student")
+    assert "Remote SQL:" in plan
+    assert "WHERE ((student_id = " in plan
+
+
+def test_per_student_load_brings_a_new_upstream_row(owner_conn, upstream_conn, students):
+    student = students["professional7"][0]
+    with upstream_conn("coaching").cursor() as up:
+        up.execute(
+            "insert into reflections (id, student_id, body) values (gen_random_uuid(), %s, 'new') "
+            "returning id", (student,))
+        new_id = up.fetchone()[0]
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_student_staging(%s)", (student,))
+        assert cur.fetchone()[0] >= 1
+        cur.execute("select student_id::text from staging.coaching_reflections where id = %s",
+                    (new_id,))
+        assert cur.fetchone()[0] == student
+
+
+@pytest.mark.parametrize(
+    "role, relations",
+    [
+        ("authenticator", ["fdw_coaching.habit_logs", "staging.coaching_habit_logs", "staging.sources"]),
+        # analysts see the load status (staging.sources) but no student-level upstream rows
+        ("dashboard_analyst", ["fdw_coaching.habit_logs", "staging.coaching_habit_logs"]),
+    ],
+)
+def test_foreign_and_staging_tables_are_not_readable_by_api_or_analysts(connect_as, role, relations):
+    conn = connect_as(role)
+    for relation in relations:
+        with conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute(f"select * from {relation} limit 1")

@@ -1,0 +1,3 @@
+from och_dashboard import create_app
+
+app = create_app()
