@@ -11,5 +11,5 @@ grant usage on schema api to anon, authenticated;
 grant usage on schema dashboard, ops, staging to dashboard_analyst, dashboard_dba, dashboard_worker;
 grant usage on schema analytics to dashboard_analyst, dashboard_dba;
 grant usage on schema serving to dashboard_api;
-grant select on ops.refresh_log, ops.matview_state, ops.dashboard_update_queue, staging.sources
+grant select on ops.refresh_log, ops.refresh_state, ops.dashboard_update_queue, staging.sources
   to dashboard_analyst, dashboard_dba;

@@ -3,7 +3,7 @@ do $$
 begin
   execute format('revoke all on database %I from public', current_database());
   execute format('grant connect, temporary on database %I to authenticator, dashboard_worker, dashboard_analyst, dashboard_dba', current_database());
-  execute format('grant connect, create on database %I to dashboard_owner', current_database());
+  execute format('grant connect, create, temporary on database %I to dashboard_owner', current_database());
   -- PostgREST / Supabase tooling read the exposed schemas from this setting.
   execute format('alter database %I set pgrst.db_schemas = %L', current_database(), 'api');
 end $$;

@@ -8,3 +8,6 @@ create schema dashboard;
 create schema api;
 create schema analytics;
 revoke all on schema auth, dashboard, api, analytics from public;
+-- The api views are handed to dashboard_api (see sql/api/dashboard.sql), which needs CREATE on
+-- the schema to own objects there.
+grant usage, create on schema api to dashboard_api;

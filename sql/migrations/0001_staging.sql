@@ -27,7 +27,8 @@ create table staging.subscriptions_subscriptions (like fdw_subscriptions.subscri
 
 -- The per-student reads of the domain views filter on the student: index it.
 create index on staging.coaching_habits (student_id);
-create index on staging.coaching_habit_logs (student_id, habit_id, log_date);
+create index on staging.coaching_habit_logs (student_id);
+create index on staging.coaching_habit_logs (habit_id, log_date);
 create index on staging.coaching_goals (student_id);
 create index on staging.coaching_reflections (student_id);
 create index on staging.missions_submissions (student_id);

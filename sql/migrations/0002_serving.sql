@@ -68,8 +68,7 @@ create table serving.student_dashboard_cache (
   period_end                timestamptz,
   enhanced_access_start     timestamptz,
   next_billing_at           timestamptz,
-  -- computed at refresh
-  quick_actions             jsonb not null default '[]',
+  -- when this row was last recomputed (per student) or merged (full cycle)
   refreshed_at              timestamptz not null default now()
 );
 

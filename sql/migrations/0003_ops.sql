@@ -1,4 +1,4 @@
--- Operations: the update queue, the refresh log and the per-matview refresh state.
+-- Operations: the update queue, the refresh log and the refresh state of each target.
 create schema ops;
 revoke all on schema ops from public;
 
@@ -39,10 +39,14 @@ create table ops.refresh_log (
 );
 create index on ops.refresh_log (kind, target, started_at desc);
 
-create table ops.matview_state (
-  matview          text primary key,      -- in schema dashboard
+-- Per refresh target (a materialized view, or a serving table merged from them): when it last
+-- succeeded and failed, and the change marker of its inputs at its last success. A target whose
+-- inputs' marker has not moved since is not recomputed (a quiet cycle costs almost nothing).
+create table ops.refresh_state (
+  target           text primary key,      -- dashboard.mv_x, serving.student_dashboard_cache, ...
   last_success_at  timestamptz,
   last_failure_at  timestamptz,
   last_error       text,
-  inputs_marker    timestamptz            -- greatest input changed_at seen by the last success
+  inputs_marker    timestamptz,           -- greatest input change seen by the last success
+  last_rows        bigint
 );

@@ -1,0 +1,378 @@
+-- Refreshing: materialized views (concurrently, only when their inputs changed), the cache
+-- merge for active students, the mission rows, one student on demand, and the update queue.
+-- The entry points a worker or a DBA calls are SECURITY DEFINER (REFRESH needs ownership) with
+-- a pinned search_path, and take a transaction-level advisory lock so runs never overlap.
+
+/* The materialized views in refresh order, and whether their content depends on the calendar
+   (today, this week, 30-day activity) and must be recomputed when a local day starts. */
+create table dashboard.matviews (
+  matview            regclass primary key,
+  refresh_order      integer not null unique,
+  calendar_sensitive boolean not null
+);
+insert into dashboard.matviews values
+  ('dashboard.mv_identity', 10, true),
+  ('dashboard.mv_future_you', 20, false),
+  ('dashboard.mv_coaching_summary', 30, true),
+  ('dashboard.mv_curriculum_progress', 40, false),
+  ('dashboard.mv_mission_funnel', 50, false),
+  ('dashboard.mv_portfolio_health', 60, false),
+  ('dashboard.mv_readiness', 70, false),
+  ('dashboard.mv_subscription', 80, false),
+  ('dashboard.mv_student_dashboard', 90, true);
+
+/*
+ * dashboard.relation_inputs: for every materialized view and serving table source, the staging
+ * tables and materialized views it reads, found by walking the views' rewrite dependencies
+ * (pg_depend) down to tables and materialized views. Derived from the catalog, so a new view
+ * cannot forget to declare an input.
+ */
+create view dashboard.relation_inputs as
+with recursive walk(root, rel) as (
+  select c.oid, c.oid from pg_class c
+   where c.relnamespace = 'dashboard'::regnamespace and c.relkind in ('m', 'v')
+  union
+  select w.root, d.refobjid
+    from walk w
+    join pg_class wc on wc.oid = w.rel
+    join pg_rewrite r on r.ev_class = w.rel
+    join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid
+                    and d.refclassid = 'pg_class'::regclass and d.refobjid <> w.rel
+   where w.rel = w.root or wc.relkind = 'v'     -- stop at materialized views and tables
+)
+select w.root::regclass as relation, w.rel::regclass as input, c.relkind as input_kind
+  from walk w join pg_class c on c.oid = w.rel
+ where w.rel <> w.root and c.relkind in ('r', 'm')
+   and c.relnamespace in ('staging'::regnamespace, 'dashboard'::regnamespace);
+comment on view dashboard.relation_inputs is
+  'Staging tables and materialized views each dashboard view or materialized view reads (from pg_depend).';
+
+/* The latest instant a local day started for any student (or in UTC): when it moves past a
+   calendar-sensitive target's marker, today/this-week figures must be recomputed. */
+create or replace function dashboard.calendar_marker() returns timestamptz
+language sql stable as $$
+  select max(date_trunc('day', dashboard.clock() at time zone z.tz) at time zone z.tz)
+    from (select dashboard.effective_timezone(s.timezone) as tz
+            from (select distinct timezone from staging.identity_students) s
+          union select 'UTC') z
+$$;
+
+/* dashboard.inputs_marker(relation, calendar_sensitive) -> the latest change among its inputs. */
+create or replace function dashboard.inputs_marker(p_relation regclass, p_calendar boolean)
+returns timestamptz
+language sql stable as $$
+  select greatest(
+    (select max(s.changed_at) from dashboard.relation_inputs ri
+       join staging.sources s on format('staging.%I', s.staging_table)::regclass = ri.input
+      where ri.relation = p_relation and ri.input_kind = 'r'),
+    (select max(st.last_success_at) from dashboard.relation_inputs ri
+       join ops.refresh_state st on st.target = ri.input::text
+      where ri.relation = p_relation and ri.input_kind = 'm'),
+    case when p_calendar then dashboard.calendar_marker() end)
+$$;
+
+/*
+ * dashboard.refresh_matview(matview, force) -> 'ok' | 'skipped' | 'failed'
+ * Refreshes one materialized view CONCURRENTLY (plainly when it has never been populated),
+ * unless its inputs have not changed since its last success. A failure is recorded in
+ * ops.refresh_state and ops.refresh_log and leaves the last good snapshot in place.
+ */
+create or replace function dashboard.refresh_matview(p_matview regclass, p_force boolean default false)
+returns text
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_marker timestamptz;
+  v_state ops.refresh_state;
+  v_started timestamptz := clock_timestamp();
+  v_populated boolean;
+  v_error text;
+begin
+  select ispopulated into v_populated from pg_matviews
+   where format('%I.%I', schemaname, matviewname)::regclass = p_matview;
+  v_marker := dashboard.inputs_marker(p_matview,
+                coalesce((select calendar_sensitive from dashboard.matviews where matview = p_matview), true));
+  select * into v_state from ops.refresh_state where target = p_matview::text;
+  if not p_force and v_populated and v_state.inputs_marker is not null
+     and v_marker is not distinct from v_state.inputs_marker then
+    perform dashboard.log_event('matview', p_matview::text, 'skipped', 0, 'inputs unchanged', v_started);
+    return 'skipped';
+  end if;
+  begin
+    if v_populated then
+      execute format('refresh materialized view concurrently %s', p_matview);
+    else
+      execute format('refresh materialized view %s', p_matview);
+    end if;
+  exception when others then
+    get stacked diagnostics v_error = message_text;
+    insert into ops.refresh_state (target, last_failure_at, last_error)
+    values (p_matview::text, clock_timestamp(), v_error)
+    on conflict (target) do update set last_failure_at = excluded.last_failure_at,
+                                       last_error = excluded.last_error;
+    perform dashboard.log_event('matview', p_matview::text, 'failed', null, v_error, v_started);
+    return 'failed';
+  end;
+  insert into ops.refresh_state (target, last_success_at, inputs_marker, last_error)
+  values (p_matview::text, clock_timestamp(), v_marker, null)
+  on conflict (target) do update set last_success_at = excluded.last_success_at,
+                                     inputs_marker = excluded.inputs_marker, last_error = null;
+  perform dashboard.log_event('matview', p_matview::text, 'ok', null, null, v_started);
+  return 'ok';
+end $$;
+
+/* dashboard.populate_matviews(): a plain refresh of every materialized view, in order (after the
+   schema is rebuilt; concurrent refreshes need a populated view). */
+create or replace function dashboard.populate_matviews() returns void
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  m record;
+begin
+  for m in select matview from dashboard.matviews order by refresh_order loop
+    perform dashboard.refresh_matview(m.matview, true);
+  end loop;
+end $$;
+
+/*
+ * Merge statements of the serving tables, generated from the catalog (the columns the target
+ * shares with its source), so adding a column to a view and a migration is all it takes:
+ *   cache_all       active students' rows from mv_student_dashboard, only where something differs
+ *   cache_one       one student's row from v_student_dashboard_live ($1), always stamped fresh
+ *   missions_all    every student x mission row from v_mission_progress, changed rows only,
+ *                   and rows that disappeared upstream deleted
+ *   missions_one    the same for one student ($1)
+ */
+create table dashboard.merge_statements (name text primary key, statement text not null);
+
+create or replace function dashboard.compile_merge(
+  p_target regclass, p_source regclass, p_keys text[], p_filter text, p_touch_always boolean,
+  p_delete_filter text)
+returns text
+language plpgsql stable as $$
+declare
+  cols text[];
+  col_list text;
+  cmp text;
+begin
+  select array_agg(a.attname::text order by a.attnum) into cols
+    from pg_attribute a
+   where a.attrelid = p_target and a.attnum > 0 and not a.attisdropped
+     and a.attname <> 'refreshed_at'
+     and exists (select from pg_attribute s where s.attrelid = p_source and s.attname = a.attname
+                   and s.attnum > 0 and not s.attisdropped);
+  col_list := (select string_agg(format('%I', c), ', ') from unnest(cols) c);
+  cmp := format('(%s) is distinct from (%s)',
+                (select string_agg(format('t.%I', c), ', ') from unnest(cols) c where c <> all(p_keys)),
+                (select string_agg(format('excluded.%I', c), ', ') from unnest(cols) c where c <> all(p_keys)));
+  return format(
+    'with up as (insert into %1$s as t (%2$s, refreshed_at) select %2$s, now() from %3$s s where %4$s '
+    'on conflict (%5$s) do update set %6$s, refreshed_at = now() %7$s returning 1)%8$s '
+    'select (select count(*) from up)%9$s',
+    p_target, col_list, p_source, p_filter,
+    (select string_agg(format('%I', k), ', ') from unnest(p_keys) k),
+    (select string_agg(format('%1$I = excluded.%1$I', c), ', ') from unnest(cols) c where c <> all(p_keys)),
+    case when p_touch_always then '' else 'where ' || cmp end,
+    case when p_delete_filter is null then ''
+         else format(', gone as (delete from %s t where %s and not exists (select from %s s where %s) returning 1)',
+                     p_target, p_delete_filter, p_source,
+                     (select string_agg(format('s.%1$I = t.%1$I', k), ' and ') from unnest(p_keys) k)) end,
+    case when p_delete_filter is null then '' else ' + (select count(*) from gone)' end);
+end $$;
+
+insert into dashboard.merge_statements values
+  ('cache_all', dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.mv_student_dashboard',
+                                        '{user_id}', 's.active', false,
+                                        'true')),
+  ('cache_one', dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.v_student_dashboard_live',
+                                        '{user_id}', 's.user_id = $1', true, null)),
+  ('missions_all', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
+                                           '{user_id,mission_id}', 'true', false, 'true')),
+  ('missions_one', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
+                                           '{user_id,mission_id}', 's.user_id = $1', false, 't.user_id = $1'));
+
+/* Advisory lock keys (the first int of pg_try_advisory_xact_lock(int, int)). */
+create or replace function dashboard.lock_class(p_name text) returns integer
+language sql immutable as $$
+  select case p_name when 'refresh_all' then 74201 when 'queue' then 74202
+                     when 'student' then 74203 when 'matview' then 74204 end
+$$;
+
+/*
+ * dashboard.refresh_student(user_id) -> jsonb {user_id, staging_rows, cache_rows, mission_rows, ms}
+ * One student, now: pulls their rows from every upstream into staging (user_id pushed down to
+ * the remote side), then recomputes their cache row from the live views and their mission rows.
+ * Serves cold starts, stale rows and the student's own actions. Concurrent calls for the same
+ * student queue behind each other (advisory lock); other students are not blocked.
+ * Callers: dashboard_worker (RQ), dashboard_dba (psql), the API's cold start (through
+ * api.refresh_my_dashboard).
+ */
+create or replace function dashboard.refresh_student(p_user uuid) returns jsonb
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_started timestamptz := clock_timestamp();
+  v_staging bigint;
+  v_cache bigint;
+  v_missions bigint;
+  v_log bigint;
+begin
+  if p_user is null then
+    raise exception 'refresh_student needs a student id' using errcode = '22004';
+  end if;
+  perform pg_advisory_xact_lock(dashboard.lock_class('student'), hashtext(p_user::text));
+  v_log := dashboard.log_start('student', p_user::text);
+  v_staging := dashboard.load_student_staging(p_user);
+  if not exists (select from staging.identity_students where id = p_user and deleted_at is null) then
+    delete from serving.student_dashboard_cache where user_id = p_user;
+    delete from serving.student_mission_progress where user_id = p_user;
+    perform dashboard.log_finish(v_log, 'skipped', 0, 'no such student');
+    return jsonb_build_object('user_id', p_user, 'found', false);
+  end if;
+  execute (select statement from dashboard.merge_statements where name = 'cache_one') into v_cache using p_user;
+  execute (select statement from dashboard.merge_statements where name = 'missions_one') into v_missions using p_user;
+  perform dashboard.log_finish(v_log, 'ok', v_staging + v_cache + v_missions);
+  return jsonb_build_object('user_id', p_user, 'found', true, 'staging_rows', v_staging,
+                            'cache_rows', v_cache, 'mission_rows', v_missions,
+                            'ms', round((extract(epoch from clock_timestamp() - v_started) * 1000)::numeric, 1));
+end $$;
+comment on function dashboard.refresh_student(uuid) is
+  'Refresh one student now: upstream rows into staging, then their cache row and mission rows.';
+
+/*
+ * dashboard.refresh_all(force) -> jsonb summary
+ * The 5-minute cycle: incremental staging load; each materialized view refreshed concurrently
+ * when its inputs changed (a failing one keeps its last snapshot, the others go on); then the
+ * cache merged for every active student (set-based, changed rows only) and the mission rows
+ * synced. Skips at once (returns {"skipped": true}) when another run holds the lock.
+ */
+create or replace function dashboard.refresh_all(p_force boolean default false) returns jsonb
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_cycle bigint;
+  v_staging bigint;
+  v_results jsonb := '{}'::jsonb;
+  v_result text;
+  v_rows bigint;
+  m record;
+  v_marker timestamptz;
+  v_started timestamptz;
+  v_unknown text;
+begin
+  if not pg_try_advisory_xact_lock(dashboard.lock_class('refresh_all'), 0) then
+    perform dashboard.log_event('cycle', 'refresh_all', 'skipped', 0, 'another run holds the lock', clock_timestamp());
+    return jsonb_build_object('skipped', true);
+  end if;
+  v_cycle := dashboard.log_start('cycle', 'refresh_all');
+  v_staging := dashboard.load_staging(false);
+
+  for m in select matview from dashboard.matviews order by refresh_order loop
+    v_result := dashboard.refresh_matview(m.matview, p_force);
+    v_results := v_results || jsonb_build_object(m.matview::text, v_result);
+  end loop;
+
+  -- Serving tables: merged only when their inputs moved since their last merge.
+  foreach v_result in array array['serving.student_dashboard_cache', 'serving.student_mission_progress'] loop
+    v_started := clock_timestamp();
+    v_marker := case v_result
+      when 'serving.student_dashboard_cache'
+        then (select last_success_at from ops.refresh_state where target = 'dashboard.mv_student_dashboard')
+      else dashboard.inputs_marker('dashboard.v_mission_progress', false) end;
+    if not p_force and v_marker is not distinct from
+         (select inputs_marker from ops.refresh_state where target = v_result) then
+      perform dashboard.log_event('cache', v_result, 'skipped', 0, 'inputs unchanged', v_started);
+      v_results := v_results || jsonb_build_object(v_result, 'skipped');
+      continue;
+    end if;
+    execute (select statement from dashboard.merge_statements
+              where name = case v_result when 'serving.student_dashboard_cache' then 'cache_all'
+                                         else 'missions_all' end) into v_rows;
+    insert into ops.refresh_state (target, last_success_at, inputs_marker, last_rows)
+    values (v_result, clock_timestamp(), v_marker, v_rows)
+    on conflict (target) do update set last_success_at = excluded.last_success_at,
+      inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null;
+    perform dashboard.log_event('cache', v_result, 'ok', v_rows, null, v_started);
+    v_results := v_results || jsonb_build_object(v_result, v_rows);
+  end loop;
+
+  -- Unknown tier names are served as free (fail closed); say so where a DBA looks.
+  select string_agg(distinct tier, ', ') into v_unknown from dashboard.mv_subscription where not tier_known;
+  if v_unknown is not null then
+    perform dashboard.log_event('cycle', 'unknown_tiers', 'ok', null,
+                                'subscription tiers treated as free: ' || v_unknown, clock_timestamp());
+  end if;
+
+  perform dashboard.log_finish(v_cycle, 'ok', v_staging);
+  return jsonb_build_object('staging_rows', v_staging, 'targets', v_results);
+end $$;
+comment on function dashboard.refresh_all(boolean) is
+  'The periodic cycle: staging delta, changed materialized views concurrently, cache and mission merge.';
+
+/*
+ * dashboard.enqueue_update(user_id, priority, reason) -> (id, priority, created)
+ * Queues a refresh of one student's dashboard. One pending entry per student: a new event for a
+ * student already queued raises the pending entry's priority (never lowers it) instead of
+ * adding a duplicate.
+ */
+create or replace function dashboard.enqueue_update(p_user uuid, p_priority ops.update_priority, p_reason text)
+returns table (id bigint, priority ops.update_priority, created boolean)
+language sql security definer set search_path = pg_catalog, pg_temp as $$
+  insert into ops.dashboard_update_queue as q (user_id, priority, reason)
+  values (p_user, p_priority, p_reason)
+  on conflict (user_id) where status = 'pending'
+  do update set priority = least(q.priority, excluded.priority),
+                reason = case when excluded.priority < q.priority then excluded.reason else q.reason end,
+                updated_at = now()
+  returning q.id, q.priority, (xmax = 0)
+$$;
+
+/*
+ * dashboard.process_update_queue(max) -> jsonb {processed, failed, remaining}
+ * Drains up to `max` pending entries that are due, urgent > high > normal > low then oldest
+ * first, claimed with FOR UPDATE SKIP LOCKED so several drainers share the work. Each entry is
+ * refreshed in its own subtransaction: a failure is retried later with backoff (30 s x 2^attempt),
+ * keeping the last error, and gives up (status failed) after 5 attempts.
+ */
+create or replace function dashboard.process_update_queue(p_max integer default 200) returns jsonb
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  e record;
+  v_done integer := 0;
+  v_failed integer := 0;
+  v_log bigint;
+  v_error text;
+begin
+  if p_max is null or p_max < 1 or p_max > 10000 then
+    raise exception 'max must be between 1 and 10000' using errcode = '22023';
+  end if;
+  v_log := dashboard.log_start('queue_batch', null);
+  for e in select q.id, q.user_id, q.attempts
+             from ops.dashboard_update_queue q
+            where q.status = 'pending' and q.not_before <= now()
+            order by q.priority, q.enqueued_at
+            limit p_max
+            for update skip locked loop
+    begin
+      perform dashboard.refresh_student(e.user_id);
+      update ops.dashboard_update_queue
+         set status = 'done', processed_at = now(), updated_at = now(), attempts = e.attempts + 1
+       where id = e.id;
+      v_done := v_done + 1;
+    exception when others then
+      get stacked diagnostics v_error = message_text;
+      update ops.dashboard_update_queue
+         set attempts = e.attempts + 1, last_error = v_error, updated_at = now(),
+             status = case when e.attempts + 1 >= 5 then 'failed' else 'pending' end,
+             not_before = now() + make_interval(secs => 30 * power(2, e.attempts))
+       where id = e.id;
+      v_failed := v_failed + 1;
+    end;
+  end loop;
+  perform dashboard.log_finish(v_log, 'ok', v_done, case when v_failed > 0 then v_failed || ' failed' end);
+  return jsonb_build_object('processed', v_done, 'failed', v_failed,
+    'remaining', (select count(*) from ops.dashboard_update_queue where status = 'pending'));
+end $$;
+comment on function dashboard.process_update_queue(integer) is
+  'Drain the update queue in priority order (urgent first), SKIP LOCKED, with retries and a cap.';
+
+grant execute on function dashboard.refresh_all(boolean), dashboard.refresh_student(uuid),
+  dashboard.process_update_queue(integer), dashboard.refresh_matview(regclass, boolean),
+  dashboard.enqueue_update(uuid, ops.update_priority, text)
+  to dashboard_worker, dashboard_dba;

@@ -1,0 +1,112 @@
+/*
+ * Coaching OS rollups: habit streaks, this week's habit and goal completion, reflections.
+ * Local dates use the student's effective timezone (dashboard.v_identity.timezone); "this week"
+ * is the local ISO week (Monday to today).
+ */
+
+/* dashboard.v_habit_days: one resolved status per habit and local day: of several logs for one
+   day the one logged last wins (ties: completed > skipped > missed, as dashboard.habit_streak). */
+create view dashboard.v_habit_days as
+select distinct on (l.habit_id, l.log_date)
+       l.student_id as user_id, l.habit_id, l.log_date, l.status
+  from staging.coaching_habit_logs l
+ where l.deleted_at is null
+ order by l.habit_id, l.log_date, l.logged_at desc nulls last,
+          case l.status when 'completed' then 0 when 'skipped' then 1 else 2 end;
+comment on view dashboard.v_habit_days is 'One status per habit and local day (the log recorded last wins).';
+
+/* dashboard.v_habit_streaks: current and longest streak per habit, as of dashboard.clock(),
+   by dashboard.streak_walk (the rules are documented there and mirrored by clients/web/streak.js). */
+create view dashboard.v_habit_streaks as
+select h.student_id                       as user_id,
+       h.id                               as habit_id,
+       h.name,
+       h.frequency,
+       h.active,
+       s.current_streak,
+       s.longest_streak,
+       s.at_risk
+  from staging.coaching_habits h
+  join dashboard.v_identity i on i.user_id = h.student_id
+  cross join lateral (
+    select (dashboard.clock() at time zone i.timezone)::date as today,
+           h.frequency = 'weekly'                            as weekly) t
+  cross join lateral (
+    select array_agg(u.unit order by u.unit) as units, array_agg(u.status order by u.unit) as statuses
+      from (select case when t.weekly then date_trunc('week', d.log_date)::date else d.log_date end as unit,
+                   (array_agg(d.status order by case d.status when 'completed' then 0
+                                                              when 'skipped' then 1 else 2 end))[1] as status
+              from dashboard.v_habit_days d
+             where d.habit_id = h.id and d.log_date <= t.today
+             group by 1) u) a
+  cross join lateral dashboard.streak_walk(
+    coalesce(a.units, '{}'), coalesce(a.statuses, '{}'),
+    case when t.weekly then date_trunc('week', t.today)::date else t.today end,
+    case when t.weekly then 7 else 1 end) s
+ where h.deleted_at is null;
+comment on view dashboard.v_habit_streaks is 'Current and longest streak and at-risk flag per habit, as of now.';
+
+/*
+ * dashboard.v_coaching_summary: one row per student.
+ *   current_streak / longest_streak  best over the student's active daily habits
+ *   streak_at_risk                   an active daily habit has a live streak and no log today
+ *   habit_completion_pct_week        completed (habit, day) pairs this week / (active daily habits
+ *                                    x days so far this week), weekly habits counting one expected
+ *                                    completion per week; null without active habits
+ *   goals_completed_pct_week         of the goals due this week (not abandoned), the share completed;
+ *                                    null when none is due this week
+ *   reflections_7d                   reflections written in the last 7 days
+ */
+create view dashboard.v_coaching_summary as
+select i.user_id,
+       coalesce(s.current_streak, 0)      as current_streak,
+       coalesce(s.longest_streak, 0)      as longest_streak,
+       coalesce(s.streak_at_risk, false)  as streak_at_risk,
+       coalesce(s.habits_active, 0)       as habits_active,
+       w.habit_completion_pct_week,
+       coalesce(g.goals_active, 0)        as goals_active,
+       coalesce(g.goals_completed_today, 0) as goals_completed_today,
+       coalesce(g.goals_completed_week, 0)  as goals_completed_week,
+       g.goals_completed_pct_week,
+       coalesce(r.reflections_7d, 0)      as reflections_7d
+  from dashboard.v_identity i
+  cross join lateral (
+    select (dashboard.clock() at time zone i.timezone)::date as today,
+           date_trunc('week', (dashboard.clock() at time zone i.timezone)::date)::date as week_start) t
+  left join lateral (
+    select max(hs.current_streak) filter (where hs.frequency = 'daily')  as current_streak,
+           max(hs.longest_streak) filter (where hs.frequency = 'daily')  as longest_streak,
+           bool_or(hs.at_risk) filter (where hs.frequency = 'daily')     as streak_at_risk,
+           count(*)::integer                                             as habits_active
+      from dashboard.v_habit_streaks hs
+     where hs.user_id = i.user_id and hs.active) s on true
+  left join lateral (
+    select round(100.0 * (count(*) filter (where h.frequency = 'daily' and d.status = 'completed')
+                          + count(distinct h.id) filter (where h.frequency = 'weekly' and d.status = 'completed'))
+                 / nullif((t.today - t.week_start + 1) * count(distinct h.id) filter (where h.frequency = 'daily')
+                          + count(distinct h.id) filter (where h.frequency = 'weekly'), 0), 2)
+             as habit_completion_pct_week
+      from staging.coaching_habits h
+      left join dashboard.v_habit_days d
+        on d.habit_id = h.id and d.log_date between t.week_start and t.today
+     where h.student_id = i.user_id and h.active and h.deleted_at is null) w on true
+  left join lateral (
+    select (count(*) filter (where gl.status = 'active'))::integer as goals_active,
+           (count(*) filter (where gl.status = 'completed'
+                              and (gl.completed_at at time zone i.timezone)::date = t.today))::integer
+             as goals_completed_today,
+           (count(*) filter (where gl.status = 'completed'
+                              and (gl.completed_at at time zone i.timezone)::date between t.week_start and t.today))::integer
+             as goals_completed_week,
+           round(100.0 * count(*) filter (where gl.status = 'completed' and gl.due_on between t.week_start and t.week_start + 6)
+                 / nullif(count(*) filter (where gl.status <> 'abandoned' and gl.due_on between t.week_start and t.week_start + 6), 0), 2)
+             as goals_completed_pct_week
+      from staging.coaching_goals gl
+     where gl.student_id = i.user_id and gl.deleted_at is null) g on true
+  left join lateral (
+    select count(*)::integer as reflections_7d
+      from staging.coaching_reflections rf
+     where rf.student_id = i.user_id and rf.deleted_at is null
+       and rf.created_at > dashboard.clock() - interval '7 days') r on true;
+comment on view dashboard.v_coaching_summary is
+  'Streaks (best over active daily habits), habit and goal completion % this week, reflections in 7 days.';

@@ -1,0 +1,56 @@
+/* dashboard.v_recommended_missions: the curriculum's recommended missions, with mission details. */
+create view dashboard.v_recommended_missions as
+select r.student_id as user_id,
+       coalesce(jsonb_agg(jsonb_build_object(
+                  'mission_code', r.mission_code, 'title', mm.title, 'rank', r.rank, 'reason', r.reason,
+                  'difficulty', mm.difficulty, 'estimated_hours', mm.estimated_hours,
+                  'deep_link', dashboard.deep_link('missions', r.mission_code))
+                order by r.rank, r.mission_code), '[]') as recommended_missions
+  from staging.curriculum_recommended_missions r
+  left join staging.missions_missions mm on mm.code = r.mission_code and mm.deleted_at is null
+ where r.deleted_at is null
+ group by r.student_id;
+comment on view dashboard.v_recommended_missions is 'Missions the curriculum recommends to each student, ranked.';
+
+/*
+ * dashboard.v_curriculum_progress: the student's track and progress through its modules.
+ *
+ * completion_pct = 100 * sum(progress of each module of the track, 0..1) / modules of the track.
+ * Every module of the track counts (a module without a progress row counts 0), and a module half
+ * done counts half: "completed modules / modules of the track, weighting by module progress".
+ * modules: every module of the track in order, with progress %, status and completed_at.
+ * next_module: the first module of the track that is not completed.
+ * recommended_missions: dashboard.v_recommended_missions.
+ */
+create view dashboard.v_curriculum_progress as
+with progress as (
+select i.user_id,
+       i.track_code,
+       t.name                                                          as track_name,
+       count(m.id)::integer                                            as modules_total,
+       (count(*) filter (where p.status = 'completed'))::integer       as modules_completed,
+       round(100 * sum(coalesce(p.progress_pct, 0) / 100) / nullif(count(m.id), 0), 2) as completion_pct,
+       coalesce(jsonb_agg(jsonb_build_object(
+                  'module_id', m.id, 'position', m.position, 'title', m.title,
+                  'progress_pct', coalesce(p.progress_pct, 0),
+                  'status', coalesce(p.status, 'not_started'),
+                  'completed_at', p.completed_at,
+                  'deep_link', dashboard.deep_link('modules', m.id::text))
+                order by m.position) filter (where m.id is not null), '[]')  as modules,
+       (array_agg(jsonb_build_object('module_id', m.id, 'position', m.position, 'title', m.title,
+                                     'progress_pct', coalesce(p.progress_pct, 0),
+                                     'deep_link', dashboard.deep_link('modules', m.id::text))
+                  order by m.position)
+          filter (where m.id is not null and coalesce(p.status, 'not_started') <> 'completed'))[1] as next_module
+  from dashboard.v_identity i
+  left join staging.curriculum_tracks t on t.code = i.track_code
+  left join staging.curriculum_modules m on m.track_code = i.track_code and m.deleted_at is null
+  left join staging.curriculum_module_progress p on p.student_id = i.user_id and p.module_id = m.id
+ group by i.user_id, i.track_code, t.name
+)
+select p.*, coalesce(rm.recommended_missions, '[]') as recommended_missions
+  from progress p
+  left join dashboard.v_recommended_missions rm on rm.user_id = p.user_id;
+comment on view dashboard.v_curriculum_progress is
+  'Track, completion % (progress-weighted over every module of the track), modules and the next module per student.';
+

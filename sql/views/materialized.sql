@@ -1,0 +1,126 @@
+/*
+ * The materialized views: one per domain, each materialising the plain view of the same name
+ * (mv_X = select * from v_X), plus mv_student_dashboard joining them: one row per student.
+ *
+ * Created WITH NO DATA (the first refresh is plain: dashboard.populate_matviews). Each has a
+ * unique index on plain columns without WHERE, which REFRESH ... CONCURRENTLY requires; readers
+ * are never blocked by a concurrent refresh. They carry no RLS (PostgreSQL rejects it on
+ * materialized views), so they live in the private dashboard schema: owner, worker (through
+ * SECURITY DEFINER functions) and analysts only. A failed refresh of one leaves its last good
+ * snapshot and the other domains alone (dashboard.refresh_matview).
+ *
+ * autovacuum: a concurrent refresh rewrites every changed row (dead tuples equal to the change);
+ * vacuum them early rather than letting a refresh cycle double the view's size.
+ */
+create materialized view dashboard.mv_identity
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+  as select * from dashboard.v_identity with no data;
+create unique index mv_identity_key on dashboard.mv_identity (user_id);
+
+create materialized view dashboard.mv_future_you
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+  as select * from dashboard.v_future_you with no data;
+create unique index mv_future_you_key on dashboard.mv_future_you (user_id);
+
+create materialized view dashboard.mv_coaching_summary
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+  as select * from dashboard.v_coaching_summary with no data;
+create unique index mv_coaching_summary_key on dashboard.mv_coaching_summary (user_id);
+
+create materialized view dashboard.mv_curriculum_progress
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+  as select * from dashboard.v_curriculum_progress with no data;
+create unique index mv_curriculum_progress_key on dashboard.mv_curriculum_progress (user_id);
+
+create materialized view dashboard.mv_mission_funnel
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+  as select * from dashboard.v_mission_funnel with no data;
+create unique index mv_mission_funnel_key on dashboard.mv_mission_funnel (user_id);
+
+create materialized view dashboard.mv_portfolio_health
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+  as select * from dashboard.v_portfolio_health with no data;
+create unique index mv_portfolio_health_key on dashboard.mv_portfolio_health (user_id);
+
+create materialized view dashboard.mv_readiness
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+  as select * from dashboard.v_readiness with no data;
+create unique index mv_readiness_key on dashboard.mv_readiness (user_id);
+
+create materialized view dashboard.mv_subscription
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+  as select * from dashboard.v_subscription with no data;
+create unique index mv_subscription_key on dashboard.mv_subscription (user_id);
+
+/*
+ * dashboard.mv_student_dashboard: one row per student, every domain joined (a student missing
+ * from a domain gets that domain's defaults). Its columns are the cache's columns
+ * (serving.student_dashboard_cache) but refreshed_at.
+ */
+create materialized view dashboard.mv_student_dashboard
+  with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
+as
+select i.user_id, i.name, i.timezone, i.track_code, cp.track_name, i.cohort_id, i.cohort_name,
+       i.mentor_id, i.mentor_name, i.share_with_mentor, i.employer_share, i.public_portfolio,
+       i.last_login_at, i.active,
+       fy.persona_name, fy.persona_summary, fy.recommended_track_code, fy.skills_needed,
+       fy.identity_alignment_pct, fy.readiness_window_weeks,
+       coalesce(cs.current_streak, 0) as current_streak,
+       coalesce(cs.longest_streak, 0) as longest_streak,
+       coalesce(cs.streak_at_risk, false) as streak_at_risk,
+       coalesce(cs.habits_active, 0) as habits_active,
+       cs.habit_completion_pct_week,
+       coalesce(cs.goals_active, 0) as goals_active,
+       coalesce(cs.goals_completed_today, 0) as goals_completed_today,
+       coalesce(cs.goals_completed_week, 0) as goals_completed_week,
+       cs.goals_completed_pct_week,
+       coalesce(cs.reflections_7d, 0) as reflections_7d,
+       cp.completion_pct,
+       coalesce(cp.modules_total, 0) as modules_total,
+       coalesce(cp.modules_completed, 0) as modules_completed,
+       coalesce(cp.modules, '[]') as modules,
+       cp.next_module,
+       coalesce(cp.recommended_missions, '[]') as recommended_missions,
+       coalesce(mf.missions_not_started, 0) as missions_not_started,
+       coalesce(mf.missions_in_progress, 0) as missions_in_progress,
+       coalesce(mf.missions_pending, 0) as missions_pending,
+       coalesce(mf.missions_in_review, 0) as missions_in_review,
+       coalesce(mf.missions_approved, 0) as missions_approved,
+       coalesce(mf.missions_failed, 0) as missions_failed,
+       coalesce(mf.missions_changes_requested, 0) as missions_changes_requested,
+       coalesce(ph.portfolio_items_total, 0) as portfolio_items_total,
+       coalesce(ph.portfolio_items_approved, 0) as portfolio_items_approved,
+       ph.portfolio_health_pct,
+       ph.public_profile_slug,
+       rd.readiness_score,
+       coalesce(rd.readiness_trend_7d, '[]') as readiness_trend_7d,
+       rd.readiness_delta_7d,
+       rd.time_to_ready_weeks,
+       coalesce(rd.top_skill_gaps, '[]') as top_skill_gaps,
+       sb.tier, sb.subscription_status, sb.period_end, sb.enhanced_access_start, sb.next_billing_at
+  from dashboard.mv_identity i
+  left join dashboard.mv_future_you fy on fy.user_id = i.user_id
+  left join dashboard.mv_coaching_summary cs on cs.user_id = i.user_id
+  left join dashboard.mv_curriculum_progress cp on cp.user_id = i.user_id
+  left join dashboard.mv_mission_funnel mf on mf.user_id = i.user_id
+  left join dashboard.mv_portfolio_health ph on ph.user_id = i.user_id
+  left join dashboard.mv_readiness rd on rd.user_id = i.user_id
+  left join dashboard.mv_subscription sb on sb.user_id = i.user_id
+with no data;
+create unique index mv_student_dashboard_key on dashboard.mv_student_dashboard (user_id);
+comment on materialized view dashboard.mv_student_dashboard is
+  'One row per student joining every domain materialized view (the cache is merged from it).';
+
+/*
+ * dashboard.v_student_dashboard_live: the same SELECT as mv_student_dashboard over the plain
+ * domain views (v_X for mv_X), so filtering it by user_id computes one student's row from
+ * staging right now (cold start, per-student refresh). Generated from the materialized view's
+ * own definition so the two can never drift apart.
+ */
+do $$
+begin
+  execute 'create view dashboard.v_student_dashboard_live as '
+       || replace(pg_get_viewdef('dashboard.mv_student_dashboard'::regclass), 'dashboard.mv_', 'dashboard.v_');
+end $$;
+comment on view dashboard.v_student_dashboard_live is
+  'mv_student_dashboard computed live from the plain domain views (filter by user_id).';
