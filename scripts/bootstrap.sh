@@ -30,6 +30,7 @@ install_packages() {
   command -v psql >/dev/null || missing+=(postgresql-client-15)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
@@ -49,6 +50,19 @@ install_venv() {
   .venv/bin/pip install -q --upgrade pip setuptools wheel >/dev/null
   .venv/bin/pip install -q -c constraints.txt -e '.[test]'
   echo "$want" > "$stamp"
+}
+
+# The API's docs page is served from local files (the machine may be offline at run time):
+# swagger-ui-dist from the npm registry, pinned, into .local/web.
+SWAGGER_UI_VERSION=5.35.0
+install_docs_assets() {
+  local dir="$LOCAL/web/node_modules/swagger-ui-dist"
+  if [ -f "$dir/package.json" ] && grep -q "\"version\": \"$SWAGGER_UI_VERSION\"" "$dir/package.json"; then return; fi
+  if ! command -v npm >/dev/null; then log "npm not found: the /docs page will be unavailable"; return; fi
+  log "installing swagger-ui-dist $SWAGGER_UI_VERSION for the /docs page"
+  mkdir -p "$LOCAL/web"
+  npm install --silent --no-audit --no-fund --prefix "$LOCAL/web" "swagger-ui-dist@$SWAGGER_UI_VERSION" >/dev/null \
+    || log "could not install swagger-ui-dist: the /docs page will be unavailable"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -118,7 +132,7 @@ services() {
 }
 
 case "${1:-all}" in
-  all) install_packages; install_venv; services ;;
+  all) install_packages; install_venv; install_docs_assets; services ;;
   services) services ;;
   *) echo "usage: $0 [all|services]" >&2; exit 2 ;;
 esac

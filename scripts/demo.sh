@@ -13,7 +13,7 @@ if [ "$(psql "${DATABASE_URL%/*}/${UPSTREAM_DB_PREFIX:-och_}identity" -Atc 'sele
   och-dashboard seed --students "$STUDENTS"
 fi
 och-dashboard db upgrade
-och-dashboard staging load
+och-dashboard refresh --all
 
 pids=()
 cleanup() {
@@ -28,13 +28,17 @@ trap cleanup INT TERM EXIT
 gunicorn --bind "127.0.0.1:$API_PORT" --workers 2 --threads 4 --access-logfile - \
   --graceful-timeout 20 wsgi:app &
 pids+=($!)
+och-dashboard worker &
+pids+=($!)
+och-dashboard scheduler &
+pids+=($!)
 
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$API_PORT/healthz" >/dev/null && break; sleep 0.2; done
 
 API="http://127.0.0.1:$API_PORT"
 echo
 bold "OCH student dashboard is running"
-echo "  API:            $API   "
+echo "  API:            $API   (OpenAPI: $API/openapi.json, docs: $API/docs)"
 echo "  dashboard DB:   psql '$DATABASE_URL'"
 echo "    analysts:     psql '${DATABASE_URL/postgres@/dashboard_analyst@}'  (analytics.*, dashboard.mv_*)"
 echo "    DBAs:         och-dashboard status | queue | refresh --all"

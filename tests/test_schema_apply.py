@@ -110,7 +110,9 @@ def test_failed_upgrade_leaves_database_unchanged(sandbox, admin_conn, monkeypat
     before = fingerprint(admin_conn)
     manifest = sqlfiles.Manifest.read()
     broken = tmp_path / "zz_broken.sql"
-    broken.write_text("create view dashboard.will_not_stay as select 1;\nselect * from missing_table;\n")
+    broken.write_text(
+        "create view dashboard.will_not_stay as select 1;\nselect * from missing_table;\n"
+    )
     manifest.objects.append(broken)
     monkeypatch.setattr(sqlfiles.Manifest, "read", classmethod(lambda cls, *a: manifest))
     with pytest.raises(sqlfiles.SqlFileError, match="zz_broken.sql, line 2"):
@@ -125,8 +127,14 @@ def test_fresh_database_upgrades_twice_cleanly():
         first = box.upgrade()
         assert first.migrations_applied and first.objects_rebuilt
         assert set(first.upstreams) == {
-            "identity", "profiler", "coaching", "curriculum",
-            "missions", "portfolio", "talentscope", "subscriptions",
+            "identity",
+            "profiler",
+            "coaching",
+            "curriculum",
+            "missions",
+            "portfolio",
+            "talentscope",
+            "subscriptions",
         }
         assert all(n > 0 for n in first.upstreams.values())
         second = box.upgrade()

@@ -29,7 +29,10 @@ select string_agg(t.tablename || '=' || t.digest, ',' order by t.tablename) from
 def digests(box: Sandbox) -> dict[str, str]:
     out = {}
     for service in UPSTREAMS:
-        with box.connect(dbname=box.settings.upstream_dbname(service)) as conn, conn.cursor() as cur:
+        with (
+            box.connect(dbname=box.settings.upstream_dbname(service)) as conn,
+            conn.cursor() as cur,
+        ):
             cur.execute(DIGEST)
             out[service] = cur.fetchone()[0]
     return out
@@ -54,7 +57,9 @@ def test_seed_covers_the_shapes_later_features_need(upstream_conn):
     with upstream_conn("missions").cursor() as cur:
         cur.execute("select count(distinct status) from submissions")
         assert cur.fetchone()[0] == 12
-        cur.execute("select bool_or(deadline_at < now()) and bool_or(deadline_at > now()) from submissions")
+        cur.execute(
+            "select bool_or(deadline_at < now()) and bool_or(deadline_at > now()) from submissions"
+        )
         assert cur.fetchone()[0]
     with upstream_conn("subscriptions").cursor() as cur:
         cur.execute("select array_agg(distinct tier order by tier) from subscriptions")
@@ -62,21 +67,30 @@ def test_seed_covers_the_shapes_later_features_need(upstream_conn):
         cur.execute("select count(*) from subscriptions where status in ('expired', 'cancelled')")
         assert cur.fetchone()[0] > 0
     with upstream_conn("identity").cursor() as cur:
-        cur.execute("select count(*) filter (where cohort_id is null), count(distinct timezone) "
-                    "from students")
+        cur.execute(
+            "select count(*) filter (where cohort_id is null), count(distinct timezone) "
+            "from students"
+        )
         no_cohort, zones = cur.fetchone()
         assert no_cohort > 0 and zones >= 8
     with upstream_conn("coaching").cursor() as cur:
-        cur.execute("select count(*) from (select habit_id, log_date from habit_logs "
-                    "group by 1, 2 having count(*) > 1) d")
+        cur.execute(
+            "select count(*) from (select habit_id, log_date from habit_logs "
+            "group by 1, 2 having count(*) > 1) d"
+        )
         assert cur.fetchone()[0] > 0, "some days have several logs (the last logged wins)"
 
 
 def run_cli(settings, *args) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DATABASE_URL=settings.database_url, OCH_JWT_SECRET=settings.jwt_secret,
-               UPSTREAM_DB_PREFIX=settings.upstream_db_prefix)
-    return subprocess.run(["och-dashboard", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    env = dict(
+        os.environ,
+        DATABASE_URL=settings.database_url,
+        OCH_JWT_SECRET=settings.jwt_secret,
+        UPSTREAM_DB_PREFIX=settings.upstream_db_prefix,
+    )
+    return subprocess.run(
+        ["och-dashboard", *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_token_command_mints_a_token_the_api_verifies(settings):
@@ -103,7 +117,9 @@ def test_token_command_rejects_a_non_uuid_student(settings):
     ],
 )
 def test_verify_rejects_bad_claims(settings, mutate, reason):
-    claims = jwt.decode(tokens.mint(settings, str(uuid.uuid4())), options={"verify_signature": False})
+    claims = jwt.decode(
+        tokens.mint(settings, str(uuid.uuid4())), options={"verify_signature": False}
+    )
     bad = jwt.encode(mutate(claims), settings.jwt_secret, algorithm="HS256")
     with pytest.raises(tokens.InvalidToken, match=reason):
         tokens.verify(bad, settings)

@@ -9,8 +9,10 @@ SOURCES_SQL = "select staging_table, service, foreign_table from staging.sources
 
 
 def key_digest(cur, relation: str, keys: str) -> tuple[int, str]:
-    cur.execute(f"select count(*), md5(string_agg(({keys})::text, ',' order by ({keys})::text)) "
-                f"from {relation}")
+    cur.execute(
+        f"select count(*), md5(string_agg(({keys})::text, ',' order by ({keys})::text)) "
+        f"from {relation}"
+    )
     return cur.fetchone()
 
 
@@ -43,7 +45,9 @@ def test_full_load_copies_exactly_the_live_upstream_rows(owner_conn):
         for staging_table, service, foreign_table in cur.fetchall():
             keys = primary_key(cur, staging_table)
             remote = f"fdw_{service}.{foreign_table}"
-            upstream = key_digest(cur, f"(select * from {remote}{live_filter(cur, remote)}) u", keys)
+            upstream = key_digest(
+                cur, f"(select * from {remote}{live_filter(cur, remote)}) u", keys
+            )
             local = key_digest(cur, f"staging.{staging_table}", keys)
             assert local == upstream, staging_table
             assert upstream[0] > 0, f"{staging_table} has no seeded rows"
@@ -52,10 +56,14 @@ def test_full_load_copies_exactly_the_live_upstream_rows(owner_conn):
 def test_second_cycle_moves_only_the_change_and_deletes(owner_conn, upstream_conn):
     coaching = upstream_conn("coaching")
     with coaching.cursor() as up:
-        up.execute("select id, student_id from habit_logs where deleted_at is null order by id limit 2")
+        up.execute(
+            "select id, student_id from habit_logs where deleted_at is null order by id limit 2"
+        )
         (changed_id, _), (deleted_id, _) = up.fetchall()
-        up.execute("update habit_logs set status = 'skipped' where id = %s and status <> 'skipped'",
-                   (changed_id,))
+        up.execute(
+            "update habit_logs set status = 'skipped' where id = %s and status <> 'skipped'",
+            (changed_id,),
+        )
         if up.rowcount == 0:
             up.execute("update habit_logs set status = 'completed' where id = %s", (changed_id,))
         up.execute("update habit_logs set deleted_at = now() where id = %s", (deleted_id,))
@@ -79,29 +87,41 @@ def test_second_cycle_moves_only_the_change_and_deletes(owner_conn, upstream_con
 def test_hard_delete_upstream_is_reconciled_by_a_full_load(owner_conn, upstream_conn):
     talent = upstream_conn("talentscope")
     with talent.cursor() as up:
-        up.execute("delete from skill_scores where (student_id, skill) = "
-                   "(select student_id, skill from skill_scores order by 1, 2 limit 1) "
-                   "returning student_id, skill")
+        up.execute(
+            "delete from skill_scores where (student_id, skill) = "
+            "(select student_id, skill from skill_scores order by 1, 2 limit 1) "
+            "returning student_id, skill"
+        )
         gone = up.fetchone()
     with owner_conn.cursor() as cur:
         cur.execute("select dashboard.load_staging()")
-        cur.execute("select count(*) from staging.talentscope_skill_scores "
-                    "where student_id = %s and skill = %s", gone)
+        cur.execute(
+            "select count(*) from staging.talentscope_skill_scores "
+            "where student_id = %s and skill = %s",
+            gone,
+        )
         assert cur.fetchone()[0] == 1, "an incremental load cannot see a hard delete"
         cur.execute("select dashboard.load_staging_table('talentscope_skill_scores', true)")
         assert cur.fetchone()[0] == 1
-        cur.execute("select count(*) from staging.talentscope_skill_scores "
-                    "where student_id = %s and skill = %s", gone)
+        cur.execute(
+            "select count(*) from staging.talentscope_skill_scores "
+            "where student_id = %s and skill = %s",
+            gone,
+        )
         assert cur.fetchone()[0] == 0
 
 
 def test_per_student_load_pushes_the_student_filter_to_the_upstream(owner_conn):
     with owner_conn.cursor() as cur:
-        cur.execute("select per_student from dashboard.staging_statements "
-                    "where staging_table = 'missions_submissions'")
+        cur.execute(
+            "select per_student from dashboard.staging_statements "
+            "where staging_table = 'missions_submissions'"
+        )
         statement = cur.fetchone()[0]
         cur.execute("prepare one_student(uuid) as " + statement)
-        cur.execute("explain (verbose, costs off) execute one_student('00000000-0000-0000-0000-000000000001')")
+        cur.execute(
+            "explain (verbose, costs off) execute one_student('00000000-0000-0000-0000-000000000001')"
+        )
         plan = "\n".join(r[0] for r in cur.fetchall())
         cur.execute("deallocate one_student")
     assert "Remote SQL:" in plan
@@ -113,25 +133,33 @@ def test_per_student_load_brings_a_new_upstream_row(owner_conn, upstream_conn, s
     with upstream_conn("coaching").cursor() as up:
         up.execute(
             "insert into reflections (id, student_id, body) values (gen_random_uuid(), %s, 'new') "
-            "returning id", (student,))
+            "returning id",
+            (student,),
+        )
         new_id = up.fetchone()[0]
     with owner_conn.cursor() as cur:
         cur.execute("select dashboard.load_student_staging(%s)", (student,))
         assert cur.fetchone()[0] >= 1
-        cur.execute("select student_id::text from staging.coaching_reflections where id = %s",
-                    (new_id,))
+        cur.execute(
+            "select student_id::text from staging.coaching_reflections where id = %s", (new_id,)
+        )
         assert cur.fetchone()[0] == student
 
 
 @pytest.mark.parametrize(
     "role, relations",
     [
-        ("authenticator", ["fdw_coaching.habit_logs", "staging.coaching_habit_logs", "staging.sources"]),
+        (
+            "authenticator",
+            ["fdw_coaching.habit_logs", "staging.coaching_habit_logs", "staging.sources"],
+        ),
         # analysts see the load status (staging.sources) but no student-level upstream rows
         ("dashboard_analyst", ["fdw_coaching.habit_logs", "staging.coaching_habit_logs"]),
     ],
 )
-def test_foreign_and_staging_tables_are_not_readable_by_api_or_analysts(connect_as, role, relations):
+def test_foreign_and_staging_tables_are_not_readable_by_api_or_analysts(
+    connect_as, role, relations
+):
     conn = connect_as(role)
     for relation in relations:
         with conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):

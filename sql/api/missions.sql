@@ -39,3 +39,17 @@ create or replace function api.mission_stages() returns text[]
 language sql immutable as $$ select dashboard.mission_stages() $$;
 grant execute on function dashboard.mission_stages() to authenticated;
 grant execute on function api.mission_stages() to authenticated;
+
+/* api.sync_my_missions() -> rows changed: the signed-in student's missions, fresh from upstream
+   (dashboard.sync_student_missions); the API calls it before reading api.missions. */
+create or replace function api.sync_my_missions() returns bigint
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_user uuid := (select auth.uid());
+begin
+  if v_user is null then
+    raise exception 'no authenticated student' using errcode = '28000';
+  end if;
+  return dashboard.sync_student_missions(v_user);
+end $$;
+grant execute on function api.sync_my_missions() to authenticated;

@@ -237,74 +237,132 @@ comment on function dashboard.refresh_student(uuid) is
   'Refresh one student now: upstream rows into staging, then their cache row and mission rows.';
 
 /*
- * dashboard.refresh_all(force) -> jsonb summary
- * The 5-minute cycle: incremental staging load; each materialized view refreshed concurrently
- * when its inputs changed (a failing one keeps its last snapshot, the others go on); then the
- * cache merged for every active student (set-based, changed rows only) and the mission rows
- * synced. Skips at once (returns {"skipped": true}) when another run holds the lock.
+ * The 5-minute cycle as a list of steps, so the job (dashboard.refresh_all) and the DBA's
+ * `och-dashboard refresh --all` (which shows a progress bar) run exactly the same thing:
+ *   staging:<table>   incremental load of one staging table (skipped when its upstream already
+ *                     failed in this cycle)
+ *   matview:<name>    dashboard.refresh_matview: concurrently, only when its inputs changed
+ *   merge:<table>     merge a serving table, only when its inputs moved since its last merge
+ * All steps of a cycle run in one transaction that holds the cycle's advisory lock.
  */
-create or replace function dashboard.refresh_all(p_force boolean default false) returns jsonb
+create or replace function dashboard.cycle_steps() returns setof text
+language sql stable as $$
+  (select 'staging:' || staging_table from staging.sources order by service, staging_table)
+  union all
+  (select 'matview:' || matview::text from dashboard.matviews order by refresh_order)
+  union all
+  select 'merge:' || t from unnest(array['serving.student_dashboard_cache',
+                                         'serving.student_mission_progress']) t
+$$;
+
+/* dashboard.try_begin_cycle() -> false when another cycle holds the lock (logged as skipped). */
+create or replace function dashboard.try_begin_cycle() returns boolean
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+begin
+  if pg_try_advisory_xact_lock(dashboard.lock_class('refresh_all'), 0) then
+    return true;
+  end if;
+  perform dashboard.log_event('cycle', 'refresh_all', 'skipped', 0, 'another run holds the lock', clock_timestamp());
+  return false;
+end $$;
+
+/* dashboard.run_cycle_step(step, force) -> outcome ('ok', 'skipped', 'failed' or rows merged). */
+create or replace function dashboard.run_cycle_step(p_step text, p_force boolean default false) returns text
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare
-  v_cycle bigint;
-  v_staging bigint;
-  v_results jsonb := '{}'::jsonb;
-  v_result text;
+  v_kind text := split_part(p_step, ':', 1);
+  v_name text := substr(p_step, length(split_part(p_step, ':', 1)) + 2);
+  v_service text;
+  v_started timestamptz := clock_timestamp();
   v_rows bigint;
-  m record;
+  v_error text;
   v_marker timestamptz;
-  v_started timestamptz;
-  v_unknown text;
 begin
   if not pg_try_advisory_xact_lock(dashboard.lock_class('refresh_all'), 0) then
-    perform dashboard.log_event('cycle', 'refresh_all', 'skipped', 0, 'another run holds the lock', clock_timestamp());
-    return jsonb_build_object('skipped', true);
+    -- the lock is re-entrant for its holder: failing here means another cycle runs
+    raise exception 'another refresh cycle is running' using errcode = '55P03';
   end if;
-  v_cycle := dashboard.log_start('cycle', 'refresh_all');
-  v_staging := dashboard.load_staging(false);
-
-  for m in select matview from dashboard.matviews order by refresh_order loop
-    v_result := dashboard.refresh_matview(m.matview, p_force);
-    v_results := v_results || jsonb_build_object(m.matview::text, v_result);
-  end loop;
-
-  -- Serving tables: merged only when their inputs moved since their last merge.
-  foreach v_result in array array['serving.student_dashboard_cache', 'serving.student_mission_progress'] loop
-    v_started := clock_timestamp();
-    v_marker := case v_result
+  case v_kind
+  when 'staging' then
+    select service into strict v_service from staging.sources where staging_table = v_name;
+    -- an upstream that failed earlier in this transaction is not asked again
+    if exists (select from staging.sources where service = v_service and last_error_at >= now()) then
+      perform dashboard.log_event('staging', v_name, 'skipped', 0,
+                                  'upstream ' || v_service || ' failed earlier in this cycle', v_started);
+      return 'skipped';
+    end if;
+    begin
+      v_rows := dashboard.load_staging_table(v_name, false);
+      perform dashboard.log_event('staging', v_name, 'ok', v_rows, null, v_started);
+      return 'ok';
+    exception when others then
+      get stacked diagnostics v_error = message_text;
+      update staging.sources set last_error = v_error, last_error_at = clock_timestamp()
+       where staging_table = v_name;
+      perform dashboard.log_event('staging', v_name, 'failed', null, v_error, v_started);
+      return 'failed';
+    end;
+  when 'matview' then
+    return dashboard.refresh_matview(v_name::regclass, p_force);
+  when 'merge' then
+    v_marker := case v_name
       when 'serving.student_dashboard_cache'
         then (select last_success_at from ops.refresh_state where target = 'dashboard.mv_student_dashboard')
       else dashboard.inputs_marker('dashboard.v_mission_progress', false) end;
     if not p_force and v_marker is not distinct from
-         (select inputs_marker from ops.refresh_state where target = v_result) then
-      perform dashboard.log_event('cache', v_result, 'skipped', 0, 'inputs unchanged', v_started);
-      v_results := v_results || jsonb_build_object(v_result, 'skipped');
-      continue;
+         (select inputs_marker from ops.refresh_state where target = v_name) then
+      perform dashboard.log_event('cache', v_name, 'skipped', 0, 'inputs unchanged', v_started);
+      return 'skipped';
     end if;
     execute (select statement from dashboard.merge_statements
-              where name = case v_result when 'serving.student_dashboard_cache' then 'cache_all'
-                                         else 'missions_all' end) into v_rows;
+              where name = case v_name when 'serving.student_dashboard_cache' then 'cache_all'
+                                       else 'missions_all' end) into v_rows;
     insert into ops.refresh_state (target, last_success_at, inputs_marker, last_rows)
-    values (v_result, clock_timestamp(), v_marker, v_rows)
+    values (v_name, clock_timestamp(), v_marker, v_rows)
     on conflict (target) do update set last_success_at = excluded.last_success_at,
       inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null;
-    perform dashboard.log_event('cache', v_result, 'ok', v_rows, null, v_started);
-    v_results := v_results || jsonb_build_object(v_result, v_rows);
-  end loop;
-
-  -- Unknown tier names are served as free (fail closed); say so where a DBA looks.
-  select string_agg(distinct tier, ', ') into v_unknown from dashboard.mv_subscription where not tier_known;
-  if v_unknown is not null then
-    perform dashboard.log_event('cycle', 'unknown_tiers', 'ok', null,
-                                'subscription tiers treated as free: ' || v_unknown, clock_timestamp());
-  end if;
-
-  perform dashboard.log_finish(v_cycle, 'ok', v_staging);
-  return jsonb_build_object('staging_rows', v_staging, 'targets', v_results);
+    perform dashboard.log_event('cache', v_name, 'ok', v_rows, null, v_started);
+    return v_rows::text;
+  else
+    raise exception 'unknown refresh step %', p_step using errcode = '22023';
+  end case;
 end $$;
-comment on function dashboard.refresh_all(boolean) is
-  'The periodic cycle: staging delta, changed materialized views concurrently, cache and mission merge.';
 
+/* dashboard.finish_cycle(): closes a cycle; unknown tier names (served as free, fail closed)
+   are reported where a DBA looks. */
+create or replace function dashboard.finish_cycle(p_started timestamptz, p_summary jsonb) returns jsonb
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_unknown text;
+begin
+  select string_agg(distinct tier, ', ') into v_unknown from dashboard.mv_subscription where not tier_known;
+  perform dashboard.log_event('cycle', 'refresh_all', 'ok', null,
+                              case when v_unknown is not null
+                                   then 'subscription tiers treated as free: ' || v_unknown end,
+                              p_started);
+  return p_summary;
+end $$;
+
+/*
+ * dashboard.refresh_all(force) -> jsonb {step: outcome}
+ * The periodic cycle: every step of dashboard.cycle_steps() in order, in one transaction. Skips
+ * at once (returns {"skipped": true}) when another run holds the cycle's lock.
+ */
+create or replace function dashboard.refresh_all(p_force boolean default false) returns jsonb
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_step text;
+  v_results jsonb := '{}'::jsonb;
+  v_started timestamptz := clock_timestamp();
+begin
+  if not dashboard.try_begin_cycle() then
+    return jsonb_build_object('skipped', true);
+  end if;
+  for v_step in select * from dashboard.cycle_steps() loop
+    v_results := v_results || jsonb_build_object(v_step, dashboard.run_cycle_step(v_step, p_force));
+  end loop;
+  return dashboard.finish_cycle(v_started, v_results);
+end $$;
 /*
  * dashboard.enqueue_update(user_id, priority, reason) -> (id, priority, created)
  * Queues a refresh of one student's dashboard. One pending entry per student: a new event for a
@@ -342,6 +400,11 @@ begin
   if p_max is null or p_max < 1 or p_max > 10000 then
     raise exception 'max must be between 1 and 10000' using errcode = '22023';
   end if;
+  -- One drainer at a time (two schedulers, or a slow batch overlapping the next minute).
+  if not pg_try_advisory_xact_lock(dashboard.lock_class('queue'), 0) then
+    perform dashboard.log_event('queue_batch', null, 'skipped', 0, 'another run holds the lock', clock_timestamp());
+    return jsonb_build_object('skipped', true);
+  end if;
   v_log := dashboard.log_start('queue_batch', null);
   for e in select q.id, q.user_id, q.attempts
              from ops.dashboard_update_queue q
@@ -373,6 +436,71 @@ comment on function dashboard.process_update_queue(integer) is
   'Drain the update queue in priority order (urgent first), SKIP LOCKED, with retries and a cap.';
 
 grant execute on function dashboard.refresh_all(boolean), dashboard.refresh_student(uuid),
+  dashboard.cycle_steps(), dashboard.try_begin_cycle(), dashboard.run_cycle_step(text, boolean),
+  dashboard.finish_cycle(timestamptz, jsonb),
   dashboard.process_update_queue(integer), dashboard.refresh_matview(regclass, boolean),
   dashboard.enqueue_update(uuid, ops.update_priority, text)
   to dashboard_worker, dashboard_dba;
+
+/*
+ * dashboard.sync_student_missions(user_id) -> rows changed
+ * The missions funnel read path: pulls one student's submissions from the missions service
+ * (one remote query, student_id pushed down) into staging and re-merges their mission rows, so
+ * an upstream status change shows on the next read instead of the next cycle. Upstream down:
+ * the last synced rows are served (a warning, no error).
+ */
+create or replace function dashboard.sync_student_missions(p_user uuid) returns bigint
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_rows bigint := 0;
+  v_merged bigint;
+begin
+  begin
+    execute (select per_student from dashboard.staging_statements
+              where staging_table = 'missions_submissions') into v_rows using p_user;
+  exception when others then
+    raise warning 'missions upstream unavailable for student %: %', p_user, sqlerrm;
+  end;
+  execute (select statement from dashboard.merge_statements where name = 'missions_one')
+    into v_merged using p_user;
+  return v_rows + v_merged;
+end $$;
+
+/*
+ * dashboard.refresh_status: what a DBA watches. One row per refresh target (materialized view
+ * or serving table) and per upstream service:
+ *   kind, name, last_success_at, last_failure_at, last_error, age (since last success),
+ *   rows (live tuples, from the statistics collector), stale (older than two refresh periods,
+ *   10 minutes by default: set dashboard.stale_after to change it), ok.
+ */
+create view dashboard.refresh_status as
+select 'target'::text as kind, m.target as name, m.last_success_at, m.last_failure_at, m.last_error,
+       now() - m.last_success_at as age,
+       (select n_live_tup from pg_stat_user_tables s where s.relid = to_regclass(m.target)) as rows,
+       coalesce(now() - m.last_success_at > coalesce(nullif(current_setting('dashboard.stale_after', true), '')::interval,
+                                                     interval '10 minutes'), true) as stale,
+       m.last_success_at is not null and (m.last_failure_at is null or m.last_failure_at < m.last_success_at) as ok
+  from ops.refresh_state m
+union all
+select 'upstream', s.service, max(s.last_loaded_at), max(s.last_error_at),
+       (array_agg(s.last_error order by s.last_error_at desc nulls last))[1],
+       now() - min(s.last_loaded_at), sum(s.last_rows),
+       coalesce(now() - min(s.last_loaded_at) > coalesce(nullif(current_setting('dashboard.stale_after', true), '')::interval,
+                                                         interval '10 minutes'), true),
+       bool_and(s.last_error is null and s.last_loaded_at is not null)
+  from staging.sources s
+ group by s.service;
+comment on view dashboard.refresh_status is
+  'Per refresh target and upstream: last success/failure, age, rows, stale and ok (for DBAs).';
+grant select on dashboard.refresh_status to dashboard_dba, dashboard_analyst, dashboard_worker;
+
+/* dashboard.queue_status: pending entries by priority and the oldest one's age. */
+create view dashboard.queue_status as
+select p.priority, count(q.id) as pending, now() - min(q.enqueued_at) as oldest_age,
+       (select count(*) from ops.dashboard_update_queue f where f.status = 'failed' and f.priority = p.priority) as failed
+  from unnest(enum_range(null::ops.update_priority)) p(priority)
+  left join ops.dashboard_update_queue q on q.priority = p.priority and q.status = 'pending'
+ group by p.priority
+ order by p.priority;
+comment on view dashboard.queue_status is 'Update queue depth by priority, oldest pending age, failures.';
+grant select on dashboard.queue_status to dashboard_dba, dashboard_analyst, dashboard_worker;

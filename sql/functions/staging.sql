@@ -138,10 +138,9 @@ end $$;
 
 /*
  * dashboard.load_staging(full) -> total rows changed
- * Loads every staging table. An upstream that fails (down, timeout, changed schema) is logged
- * in staging.sources.last_error and ops.refresh_log and skipped: its tables keep their last good
- * rows and the others load. Tables of a service that already failed in this run are skipped
- * without trying again.
+ * Loads every staging table (outside a refresh cycle: after an upgrade, or a full reconcile
+ * with full => true). An upstream that fails (down, timeout, changed schema) is recorded in
+ * staging.sources.last_error and ops.refresh_log and skipped; the others load.
  */
 create or replace function dashboard.load_staging(p_full boolean default false) returns bigint
 language plpgsql as $$
@@ -150,23 +149,16 @@ declare
   v_total bigint := 0;
   v_rows bigint;
   v_started timestamptz;
-  v_failed text[] := '{}'::text[];
   v_error text;
 begin
   for s in select staging_table, service from staging.sources order by service, staging_table loop
     v_started := clock_timestamp();
-    if s.service = any(v_failed) then
-      perform dashboard.log_event('staging', s.staging_table, 'skipped', 0,
-                                  'upstream ' || s.service || ' failed earlier in this run', v_started);
-      continue;
-    end if;
     begin
       v_rows := dashboard.load_staging_table(s.staging_table, p_full);
       v_total := v_total + v_rows;
       perform dashboard.log_event('staging', s.staging_table, 'ok', v_rows, null, v_started);
     exception when others then
       get stacked diagnostics v_error = message_text;
-      v_failed := v_failed || s.service;
       update staging.sources set last_error = v_error, last_error_at = clock_timestamp()
        where staging_table = s.staging_table;
       perform dashboard.log_event('staging', s.staging_table, 'failed', null, v_error, v_started);

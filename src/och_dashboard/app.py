@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
+from pathlib import Path
 
+from flask import Flask, abort, send_from_directory
+from flask_smorest import Api
+
+from och_dashboard import db, errors
 from och_dashboard.config import Settings
+
+# swagger-ui-dist, installed from the npm registry by scripts/bootstrap.sh (never a CDN).
+SWAGGER_UI_DIR = (
+    Path(__file__).resolve().parents[2] / ".local" / "web" / "node_modules" / "swagger-ui-dist"
+)
+SWAGGER_UI_FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"}
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.config["OCH_SETTINGS"] = settings or Settings.from_env()
+    app.config.update(
+        OCH_SETTINGS=settings,
+        API_TITLE="OCH student dashboard",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        MAX_CONTENT_LENGTH=16 * 1024,  # request bodies are tiny; refuse large ones (413)
+        API_SPEC_OPTIONS={
+            # Every operation needs the bearer token unless it says otherwise (health probes).
+            "security": [{"bearerAuth": []}],
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app.json.sort_keys = False  # keep the schemas' field order
+    db.init_app(app, settings)
+    api = Api(app)
 
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
+    from och_dashboard.api import health, student
+
+    api.register_blueprint(health.blp)
+    api.register_blueprint(student.blp)
+    errors.register(app)
+
+    @app.get("/docs/assets/<path:name>")
+    def swagger_assets(name: str):
+        if name not in SWAGGER_UI_FILES or not SWAGGER_UI_DIR.is_dir():
+            abort(404)
+        return send_from_directory(SWAGGER_UI_DIR, name, max_age=3600)
 
     return app

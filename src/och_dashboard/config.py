@@ -98,7 +98,8 @@ class Settings:
         parts = urlsplit(database_url)
         values = dict(
             database_url=database_url,
-            api_database_url=_env("API_DATABASE_URL") or dsn_with_user(database_url, "authenticator"),
+            api_database_url=_env("API_DATABASE_URL")
+            or dsn_with_user(database_url, "authenticator"),
             worker_database_url=_env("WORKER_DATABASE_URL")
             or dsn_with_user(database_url, "dashboard_worker"),
             redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),

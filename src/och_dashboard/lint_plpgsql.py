@@ -41,8 +41,10 @@ def main() -> int:
         errors = [p for p in problems if p[2] == "error"]
         for p in problems:
             print(f"{p[0]}: line {p[1]}: {p[2]}: {p[3]}", file=sys.stderr)
-        print(f"plpgsql_check: {checked} functions, {len(errors)} errors, "
-              f"{len(problems) - len(errors)} warnings")
+        print(
+            f"plpgsql_check: {checked} functions, {len(errors)} errors, "
+            f"{len(problems) - len(errors)} warnings"
+        )
         return 1 if errors else 0
     finally:
         box.destroy()

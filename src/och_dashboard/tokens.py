@@ -23,7 +23,9 @@ class InvalidToken(Exception):
 def _verification_key(settings: Settings) -> str:
     if any(a.startswith(("RS", "ES", "PS", "Ed")) for a in settings.jwt_algorithms):
         if not settings.jwt_public_key:
-            raise RuntimeError("an asymmetric JWT algorithm is configured without OCH_JWT_PUBLIC_KEY")
+            raise RuntimeError(
+                "an asymmetric JWT algorithm is configured without OCH_JWT_PUBLIC_KEY"
+            )
         return settings.jwt_public_key
     if not settings.jwt_secret:
         raise RuntimeError("OCH_JWT_SECRET is not set")

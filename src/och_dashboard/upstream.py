@@ -38,7 +38,9 @@ def ensure_database(settings: Settings, dbname: str) -> bool:
 
 def drop_database(settings: Settings, dbname: str) -> None:
     with contextlib.closing(_connect(settings.admin_dsn("postgres"))) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+        cur.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname))
+        )
 
 
 def create_stand_ins(settings: Settings, log: Callable[[str], None] = print) -> None:
@@ -46,15 +48,15 @@ def create_stand_ins(settings: Settings, log: Callable[[str], None] = print) -> 
     for service in UPSTREAMS:
         if ensure_database(settings, settings.upstream_dbname(service)):
             log(f"created upstream database {settings.upstream_dbname(service)}")
-        with contextlib.closing(_connect(settings.upstream_admin_dsn(service))) as conn:
-            with conn.cursor() as cur:
-                run_file(cur, UPSTREAM_DIR / "_common.sql")
-                run_file(cur, UPSTREAM_DIR / f"{service}.sql")
-                run_file(cur, SEED_DIR / "_common.sql")
-                seed_file = SEED_DIR / f"{service}.sql"
-                if seed_file.exists():
-                    run_file(cur, seed_file)
-                cur.execute("grant select on all tables in schema public to och_upstream_reader")
+        conn = _connect(settings.upstream_admin_dsn(service))
+        with contextlib.closing(conn), conn.cursor() as cur:
+            run_file(cur, UPSTREAM_DIR / "_common.sql")
+            run_file(cur, UPSTREAM_DIR / f"{service}.sql")
+            run_file(cur, SEED_DIR / "_common.sql")
+            seed_file = SEED_DIR / f"{service}.sql"
+            if seed_file.exists():
+                run_file(cur, seed_file)
+            cur.execute("grant select on all tables in schema public to och_upstream_reader")
 
 
 def seed(

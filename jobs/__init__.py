@@ -1,0 +1,1 @@
+"""RQ jobs: thin Python over the SQL refresh functions (each is callable from psql too)."""

@@ -1,0 +1,1 @@
+"""The REST API: student endpoints (student.py) and health checks (health.py)."""
