@@ -32,14 +32,14 @@ def periodic_jobs(settings: Settings) -> list[dict]:
     refresh_period = settings.refresh_period_seconds
     return [
         {
-            "id": f"{prefix}:periodic:process_dashboard_update_queue",
+            "id": f"{prefix}-periodic-process_dashboard_update_queue",
             "func": "jobs.refresh.process_dashboard_update_queue",
             "interval": queue_period,
             "timeout": max(queue_period - 10, 5),
             "ttl": queue_period,
         },
         {
-            "id": f"{prefix}:periodic:refresh_all_active_student_dashboards",
+            "id": f"{prefix}-periodic-refresh_all_active_student_dashboards",
             "func": "jobs.refresh.refresh_all_active_student_dashboards",
             "interval": refresh_period,
             "timeout": max(refresh_period - 30, 10),

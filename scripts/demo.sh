@@ -56,4 +56,7 @@ for tier in free starter3 professional7; do
 done
 echo
 bold "Ctrl-C stops the API, the worker and the scheduler (and the local PostgreSQL/Redis)."
-wait
+# Stop everything when any of the three exits on its own (a crash is not hidden).
+wait -n
+echo "a process of the demo exited; stopping the others" >&2
+exit 1

@@ -36,8 +36,8 @@ comment on view api.missions is 'The signed-in student''s missions with stage, n
 
 /* api.mission_stages(): the valid ?status= values, in funnel order. */
 create or replace function api.mission_stages() returns text[]
-language sql immutable as $$ select dashboard.mission_stages() $$;
-grant execute on function dashboard.mission_stages() to authenticated;
+language sql stable security definer set search_path = pg_catalog, pg_temp
+as $$ select dashboard.mission_stages() $$;
 grant execute on function api.mission_stages() to authenticated;
 
 /* api.sync_my_missions() -> rows changed: the signed-in student's missions, fresh from upstream

@@ -8,9 +8,8 @@ begin
   execute format('alter database %I set pgrst.db_schemas = %L', current_database(), 'api');
 end $$;
 
--- Nothing in public for anyone but the owner: new objects belong in named schemas.
-revoke create on schema public from public;
-revoke all on schema public from anon, authenticated;
+-- Nothing in public for anyone: objects belong in named schemas.
+revoke all on schema public from public;
 
 -- Functions are executable by PUBLIC by default; in this database they are not. Every EXECUTE
 -- the product needs is granted explicitly, under the function it concerns.

@@ -37,3 +37,6 @@ grant dashboard_analyst to dashboard_dba;
 -- The API's queries are short point reads: JIT compilation (triggered by the planner's cost
 -- estimates of the masking functions) cost 170 ms a request here and saves nothing.
 alter role authenticator set jit = off;
+-- A job whose worker died mid-refresh: the server notices the lost client within a second even
+-- while the refresh is still running or waiting on a lock, and rolls the refresh back.
+alter role dashboard_worker set client_connection_check_interval = '1s';

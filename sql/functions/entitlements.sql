@@ -8,6 +8,8 @@
  * `at` inside the tier's enhanced window (starter3: 180 days from enhanced_access_start).
  * Read-time masking calls it with now(), so a tier that expired a second ago is already masked.
  * SECURITY DEFINER with a pinned search_path: it reads only serving.tiers and tier_features.
+ * The window is counted in 24-hour days, so it ends at the same instant whatever the session's
+ * TimeZone (calendar-day arithmetic would move it by an hour across a DST change).
  */
 create or replace function dashboard.entitlements(
   p_tier text, p_status text, p_period_end timestamptz, p_enhanced_start timestamptz,
@@ -31,7 +33,7 @@ begin
   eff as (
     select coalesce((select tier from sub), 'free') as tier,
            case when (select enhanced_access_days from sub) is not null and p_enhanced_start is not null
-                then p_enhanced_start + make_interval(days => (select enhanced_access_days from sub))
+                then p_enhanced_start + make_interval(hours => 24 * (select enhanced_access_days from sub))
            end as ends_at
   )
   select eff.tier,

@@ -62,7 +62,10 @@ create or replace function dashboard.inputs_marker(p_relation regclass, p_calend
 returns timestamptz
 language sql stable as $$
   select greatest(
-    (select max(s.changed_at) from dashboard.relation_inputs ri
+    (select max(greatest(s.changed_at,
+                         (select max(ce.changed_at) from staging.change_events ce
+                           where ce.staging_table = s.staging_table)))
+       from dashboard.relation_inputs ri
        join staging.sources s on format('staging.%I', s.staging_table)::regclass = ri.input
       where ri.relation = p_relation and ri.input_kind = 'r'),
     (select max(st.last_success_at) from dashboard.relation_inputs ri
@@ -145,7 +148,7 @@ create table dashboard.merge_statements (name text primary key, statement text n
 
 create or replace function dashboard.compile_merge(
   p_target regclass, p_source regclass, p_keys text[], p_filter text, p_touch_always boolean,
-  p_delete_filter text)
+  p_gone text)
 returns text
 language plpgsql stable as $$
 declare
@@ -170,24 +173,33 @@ begin
     p_target, col_list, p_source, p_filter,
     (select string_agg(format('%I', k), ', ') from unnest(p_keys) k),
     (select string_agg(format('%1$I = excluded.%1$I', c), ', ') from unnest(cols) c where c <> all(p_keys)),
-    case when p_touch_always then '' else 'where ' || cmp end,
-    case when p_delete_filter is null then ''
-         else format(', gone as (delete from %s t where %s and not exists (select from %s s where %s) returning 1)',
-                     p_target, p_delete_filter, p_source,
-                     (select string_agg(format('s.%1$I = t.%1$I', k), ' and ') from unnest(p_keys) k)) end,
-    case when p_delete_filter is null then '' else ' + (select count(*) from gone)' end);
+    case when p_touch_always then '' else 'where ' || cmp || ' and t.refreshed_at < now()' end,
+    case when p_gone is null then ''
+         else format(', gone as (delete from %s t where %s returning 1)', p_target, p_gone) end,
+    case when p_gone is null then '' else ' + (select count(*) from gone)' end);
 end $$;
 
+-- Full merges (p_touch_always false) never overwrite a row refreshed after the merging
+-- transaction began (t.refreshed_at >= now()): a student refreshed on demand while the cycle
+-- ran has newer data than the cycle's snapshots; the next cycle merges them as usual.
+-- What is deleted ("gone"): cache rows of students no longer in identity (a student who is not
+-- in the materialized view yet, e.g. cold-started since its last refresh, keeps their row), and
+-- mission rows whose submission disappeared upstream.
 insert into dashboard.merge_statements values
   ('cache_all', dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.mv_student_dashboard',
                                         '{user_id}', 's.active', false,
-                                        'true')),
+                                        'not exists (select from staging.identity_students i '
+                                        'where i.id = t.user_id and i.deleted_at is null)')),
   ('cache_one', dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.v_student_dashboard_live',
                                         '{user_id}', 's.user_id = $1', true, null)),
   ('missions_all', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
-                                           '{user_id,mission_id}', 'true', false, 'true')),
+                                           '{user_id,mission_id}', 'true', false,
+                                           'not exists (select from dashboard.v_mission_progress s '
+                                           'where s.user_id = t.user_id and s.mission_id = t.mission_id)')),
   ('missions_one', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
-                                           '{user_id,mission_id}', 's.user_id = $1', false, 't.user_id = $1'));
+                                           '{user_id,mission_id}', 's.user_id = $1', false,
+                                           't.user_id = $1 and not exists (select from dashboard.v_mission_progress s '
+                                           'where s.user_id = t.user_id and s.mission_id = t.mission_id)'));
 
 /* Advisory lock keys (the first int of pg_try_advisory_xact_lock(int, int)). */
 create or replace function dashboard.lock_class(p_name text) returns integer
@@ -336,6 +348,8 @@ declare
   v_unknown text;
 begin
   select string_agg(distinct tier, ', ') into v_unknown from dashboard.mv_subscription where not tier_known;
+  -- only each table's latest change event matters; keep an hour of them
+  delete from staging.change_events where changed_at < now() - interval '1 hour';
   perform dashboard.log_event('cycle', 'refresh_all', 'ok', null,
                               case when v_unknown is not null
                                    then 'subscription tiers treated as free: ' || v_unknown end,
@@ -458,6 +472,9 @@ begin
   begin
     execute (select per_student from dashboard.staging_statements
               where staging_table = 'missions_submissions') into v_rows using p_user;
+    if v_rows > 0 then  -- the funnel counts (mv_mission_funnel) follow on the next cycle
+      insert into staging.change_events (staging_table) values ('missions_submissions');
+    end if;
   exception when others then
     raise warning 'missions upstream unavailable for student %: %', p_user, sqlerrm;
   end;

@@ -118,8 +118,9 @@ declare
   v_max timestamptz;
 begin
   select * into strict st from dashboard.staging_statements where staging_table = p_table;
-  -- Row lock: two loads of one table never interleave their watermark updates.
-  select * into strict src from staging.sources where staging_table = p_table for update;
+  -- Row lock: two loads of one table never interleave their watermark updates. NO KEY UPDATE,
+  -- not UPDATE: per-student change events (which reference this row) must not wait on a cycle.
+  select * into strict src from staging.sources where staging_table = p_table for no key update;
   if p_full then
     execute st.full_reload into v_changed, v_max;
   else
@@ -187,6 +188,10 @@ begin
     begin
       execute st.per_student into v_rows using p_user;
       v_total := v_total + v_rows;
+      -- a change moves the table's change marker: the next cycle recomputes what reads it
+      if v_rows > 0 then
+        insert into staging.change_events (staging_table) values (st.staging_table);
+      end if;
     exception when others then
       v_failed := v_failed || st.service;
       raise warning 'upstream % unavailable for student %: %', st.service, p_user, sqlerrm;

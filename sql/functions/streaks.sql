@@ -1,6 +1,6 @@
 -- Habit streaks, computed per habit as of an instant.
 --
--- clients/web/streak.js mirrors these functions line for line so the web client can show a
+-- clients/web/streak.js mirrors these functions rule for rule so the web client can show a
 -- streak optimistically (offline logs) without a round trip; tests/test_streak_agreement.py
 -- generates random histories and asserts both give identical answers. Change both or neither.
 --
@@ -20,41 +20,24 @@
  *
  * The calendar date of p_at on the wall clock of p_timezone; null when p_at is null.
  *
- * Only IANA "Area/Location" names are honoured (matched case-insensitively, as both
- * PostgreSQL and Intl do); anything else falls back to UTC: null, '', unknown names, and on
- * purpose also single-word names and POSIX strings. PostgreSQL reads 'CET' or 'PST' as
- * fixed-offset abbreviations, 'UTC+3' and even 'Abc/B+1' as POSIX rules and 'right/...' with
- * leap seconds, while Intl reads 'CET' and 'PST' as full zones (Europe/Brussels,
- * America/Los_Angeles) and rejects the rest, so the client and the server would otherwise
- * disagree on the date. Browsers report Area/Location names (or 'UTC', which the fallback
- * covers), so nothing real is lost. Digits are allowed only in the Etc/GMT[+-]N zones that
- * exist (Etc/GMT-14 .. Etc/GMT+12).
+ * The zone is dashboard.effective_timezone(p_timezone) (sql/functions/clock.sql): only IANA
+ * "Area/Location" names are honoured, matched case-insensitively as PostgreSQL and Intl do;
+ * anything else is UTC: null, '', unknown names, and on purpose also single-word names and
+ * POSIX strings. PostgreSQL reads 'CET' or 'PST' as fixed-offset abbreviations, 'UTC+3' and
+ * even 'Abc/B+1' as POSIX rules and 'right/...' with leap seconds, while Intl reads 'CET' and
+ * 'PST' as full zones (Europe/Brussels, America/Los_Angeles) and rejects the rest, so the client
+ * and the server would otherwise disagree on the date. One rule, one place: the dashboard's
+ * local days (dashboard.v_identity.timezone) and this function cannot disagree.
  *
  * Caveats: names the server's tzdata and the client's ICU disagree on still differ (new
- * zones reach one before the other). Valid names cost one subtransaction (the
- * begin/exception block), about 2 us; pg_timezone_names would be ~30 ms per call.
+ * zones reach one before the other).
  */
 create or replace function dashboard.local_date(p_at timestamptz, p_timezone text)
 returns date
-language plpgsql
-stable
-parallel restricted -- the exception block needs a subtransaction, not allowed in workers
+language sql
+stable parallel safe
 as $$
-begin
-  if p_at is null then
-    return null;
-  end if;
-  if p_timezone is null
-     or p_timezone !~* '^([a-z]+(/[a-z][a-z_-]*)+|etc/gmt([+-]?0|[+-]([1-9]|1[0-2])|-1[34]))$'
-     or p_timezone ~* '^(posix|right)/' then
-    return (p_at at time zone 'UTC')::date;
-  end if;
-  begin
-    return (p_at at time zone p_timezone)::date;
-  exception when invalid_parameter_value then
-    return (p_at at time zone 'UTC')::date;
-  end;
-end;
+  select (p_at at time zone dashboard.effective_timezone(p_timezone))::date
 $$;
 
 comment on function dashboard.local_date(timestamptz, text) is
@@ -192,9 +175,9 @@ comment on function dashboard.streak_walk(date[], text[], date, integer) is
  *
  * Caveats: raises on an unparseable log_date or logged_at (the JS ignores the former and
  * treats the latter as null). A logged_at without an offset is read in the session TimeZone
- * (the JS reads it as UTC), so send offsets. For a full refresh over many habits, resolving
- * all logs in one set-based query and calling streak_walk per habit saves the jsonb round
- * trip.
+ * (the JS reads it as UTC), so send offsets. Cost: about 90 us for 30 logs (200k habits in
+ * ~18 s); resolving all logs in one set-based query and calling streak_walk per habit
+ * measured ~70 us per habit, so bypassing this function gains little.
  */
 create or replace function dashboard.habit_streak(
   p_logs jsonb,
@@ -205,7 +188,7 @@ create or replace function dashboard.habit_streak(
 returns table (current_streak integer, longest_streak integer, at_risk boolean)
 language plpgsql
 stable
-parallel restricted -- calls local_date
+parallel safe
 as $$
 declare
   v_today date := dashboard.local_date(coalesce(p_at, now()), p_timezone);

@@ -32,6 +32,24 @@ create policy "Refresh functions maintain every mission row" on serving.student_
   for all to dashboard_owner
   using (true) with check (true);
 
+-- The tier configuration holds no student rows, but every serving table is under RLS (one rule,
+-- checked by a test): the api views' owner reads it, the owner maintains it.
+do $$
+declare
+  t text;
+begin
+  foreach t in array array['serving.tiers', 'serving.features', 'serving.tier_features'] loop
+    execute format('alter table %s enable row level security', t);
+    execute format('alter table %s force row level security', t);
+    execute format('drop policy if exists "The api views read the tier configuration" on %s', t);
+    execute format('create policy "The api views read the tier configuration" on %s for select '
+                   'to dashboard_api using (true)', t);
+    execute format('drop policy if exists "The owner maintains the tier configuration" on %s', t);
+    execute format('create policy "The owner maintains the tier configuration" on %s for all '
+                   'to dashboard_owner using (true) with check (true)', t);
+  end loop;
+end $$;
+
 -- Analysts read the serving tables only through the pseudonymous analytics views.
 grant select on serving.student_dashboard_cache, serving.student_mission_progress to dashboard_api;
 grant select on serving.tiers, serving.features, serving.tier_features to dashboard_api;

@@ -8,9 +8,16 @@
  */
 create view dashboard.v_readiness as
 with latest as (
-  select distinct on (student_id) student_id, measured_on, readiness_score, time_to_ready_weeks
-    from staging.talentscope_readiness_snapshots
-   order by student_id, measured_on desc
+  -- every student TalentScope knows: with readiness snapshots, skill scores, or both
+  select k.student_id, r.measured_on, r.readiness_score, r.time_to_ready_weeks
+    from (select student_id from staging.talentscope_readiness_snapshots
+          union
+          select student_id from staging.talentscope_skill_scores) k
+    left join lateral (
+      select s.measured_on, s.readiness_score, s.time_to_ready_weeks
+        from staging.talentscope_readiness_snapshots s
+       where s.student_id = k.student_id
+       order by s.measured_on desc limit 1) r on true
 )
 select l.student_id                                         as user_id,
        l.readiness_score,

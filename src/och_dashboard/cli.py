@@ -268,6 +268,7 @@ def worker_cmd(burst: bool) -> None:
 def scheduler_cmd(interval: float, register_only: bool) -> None:
     """rq-scheduler with the periodic refresh jobs registered under fixed ids."""
     import redis as redis_lib
+
     from jobs.schedule import make_scheduler, register
 
     settings = _settings()

@@ -24,7 +24,7 @@ def main() -> int:
                   from pg_proc p
                   join pg_namespace n on n.oid = p.pronamespace
                   join pg_language l on l.oid = p.prolang
-                  cross join lateral plpgsql_check_function_tb(p.oid, fatal_errors => false) c
+                  cross join lateral extensions.plpgsql_check_function_tb(p.oid, fatal_errors => false) c
                  where l.lanname = 'plpgsql' and n.nspname = any(%s)
                    and p.prorettype <> 'trigger'::regtype
                 """,
