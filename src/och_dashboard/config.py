@@ -1,7 +1,7 @@
 """Configuration from the environment, in one place.
 
-Every variable the product reads is listed in ``VARIABLES`` (the README's table is made from
-it, so the two cannot drift). Values are read once, when ``Settings.from_env()`` runs.
+Every variable the product reads is listed in ``VARIABLES``; the README's table repeats it and
+tests/test_docs.py keeps the two equal. Values are read once, when ``Settings.from_env()`` runs.
 """
 
 from __future__ import annotations
