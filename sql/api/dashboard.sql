@@ -18,7 +18,7 @@
 -- tier configuration, and `authenticated` has no USAGE on schema dashboard, so it cannot call
 -- them by name; the views can.
 grant execute on function dashboard.entitlements(text, text, timestamptz, timestamptz, timestamptz),
-  dashboard.quick_actions(serving.student_dashboard_cache, jsonb, timestamptz, timestamptz),
+  dashboard.quick_actions(serving.student_dashboard_cache, jsonb, timestamptz, text[], timestamptz),
   dashboard.deep_link(text, text)
   to authenticated, dashboard_api;
 
@@ -84,7 +84,7 @@ select c.user_id, c.name, c.timezone, c.track_code, c.track_name,
                        'reviewed_at', m.reviewed_at))
                 from serving.student_mission_progress m
                where m.user_id = c.user_id),
-             e.enhanced_access_ends_at, now()) as actions
+             e.enhanced_access_ends_at, e.features, now()) as actions
      offset 0) q                  -- computed once, not once per column that uses it
   left join ops.refresh_state cyc on cyc.target = 'serving.student_dashboard_cache'
  where c.user_id = (select auth.uid());

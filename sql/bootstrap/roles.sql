@@ -29,14 +29,40 @@ begin
   end loop;
 end $$;
 
-grant anon, authenticated to authenticator;
--- The owner creates the api views and hands them to dashboard_api.
-grant dashboard_api to dashboard_owner;
-grant dashboard_analyst to dashboard_dba;
+-- Memberships and role settings are cluster-wide: written only when missing, so upgrades of
+-- several databases of one cluster at once (tests, a demo) do not collide on the same rows.
+do $$
+declare
+  m record;
+begin
+  for m in select * from (values
+      ('anon', 'authenticator'),
+      ('authenticated', 'authenticator'),
+      ('dashboard_api', 'dashboard_owner'),      -- the owner hands the api views to dashboard_api
+      ('dashboard_analyst', 'dashboard_dba')) v(grp, member)
+  loop
+    if not pg_has_role(m.member, m.grp, 'member') then
+      execute format('grant %I to %I', m.grp, m.member);
+    end if;
+  end loop;
+end $$;
 
 -- The API's queries are short point reads: JIT compilation (triggered by the planner's cost
 -- estimates of the masking functions) cost 170 ms a request here and saves nothing.
-alter role authenticator set jit = off;
+do $$
+begin
+  if not exists (select from pg_db_role_setting where setdatabase = 0
+                  and setrole = 'authenticator'::regrole and 'jit=off' = any(setconfig)) then
+    alter role authenticator set jit = off;
+  end if;
+end $$;
 -- A job whose worker died mid-refresh: the server notices the lost client within a second even
 -- while the refresh is still running or waiting on a lock, and rolls the refresh back.
-alter role dashboard_worker set client_connection_check_interval = '1s';
+do $$
+begin
+  if not exists (select from pg_db_role_setting where setdatabase = 0
+                  and setrole = 'dashboard_worker'::regrole
+                  and 'client_connection_check_interval=1s' = any(setconfig)) then
+    alter role dashboard_worker set client_connection_check_interval = '1s';
+  end if;
+end $$;

@@ -19,7 +19,8 @@ $$;
  *    85       streak_at_risk          a live daily streak has no log today (urgent)
  *    80       revise_submission       changes requested or failed: revise and resubmit
  *    70       enhanced_access_ending  the enhanced window ends within 14 days
- *    60       read_mentor_feedback    a mentor reviewed a submission in the last 7 days
+ *    60       read_mentor_feedback    a mentor reviewed a submission in the last 7 days (only
+ *                                     for tiers that may read mentor feedback)
  *    50       continue_module         the next module of the track
  *    45       close_skill_gap         a mission not started that trains the top skill gap
  *    40       join_cohort             the student has no cohort
@@ -31,7 +32,8 @@ $$;
  * read, so the actions are accurate to the second.
  */
 create or replace function dashboard.quick_actions(
-  c serving.student_dashboard_cache, p_missions jsonb, p_enhanced_ends_at timestamptz, p_at timestamptz)
+  c serving.student_dashboard_cache, p_missions jsonb, p_enhanced_ends_at timestamptz,
+  p_features text[], p_at timestamptz)
 returns jsonb
 language plpgsql stable     -- plpgsql: its plan is cached per session (a SQL function that is
                             -- not inlined is planned again on every call: 30 ms here)
@@ -84,6 +86,7 @@ begin
            'Read your mentor''s review of ' || x.mission_code,
            'Reviewed ' || to_char(x.reviewed_at, 'YYYY-MM-DD'), dashboard.deep_link('missions', x.mission_code)
       from m x where x.mentor_score is not null and x.reviewed_at > p_at - interval '7 days'
+               and 'mentor_feedback' = any(p_features)
     union all
     select 50, false, 'continue_module', null,
            'Continue ' || (c.next_module ->> 'title'),
@@ -117,5 +120,5 @@ begin
          order by priority desc, due nulls last, deep_link), '[]')
     from actions);
 end $$;
-comment on function dashboard.quick_actions(serving.student_dashboard_cache, jsonb, timestamptz, timestamptz) is
+comment on function dashboard.quick_actions(serving.student_dashboard_cache, jsonb, timestamptz, text[], timestamptz) is
   'Ranked, explained next actions for a student (rule-based AI coach); urgent ones are due today.';

@@ -96,7 +96,7 @@ begin
                 coalesce((select calendar_sensitive from dashboard.matviews where matview = p_matview), true));
   select * into v_state from ops.refresh_state where target = p_matview::text;
   if not p_force and v_populated and v_state.inputs_marker is not null
-     and v_marker is not distinct from v_state.inputs_marker then
+     and (v_marker is null or v_marker <= v_state.inputs_marker) then
     perform dashboard.log_event('matview', p_matview::text, 'skipped', 0, 'inputs unchanged', v_started);
     return 'skipped';
   end if;
@@ -321,8 +321,8 @@ begin
       when 'serving.student_dashboard_cache'
         then (select last_success_at from ops.refresh_state where target = 'dashboard.mv_student_dashboard')
       else dashboard.inputs_marker('dashboard.v_mission_progress', false) end;
-    if not p_force and v_marker is not distinct from
-         (select inputs_marker from ops.refresh_state where target = v_name) then
+    if not p_force and (v_marker is null or v_marker <=
+         (select inputs_marker from ops.refresh_state where target = v_name)) then
       perform dashboard.log_event('cache', v_name, 'skipped', 0, 'inputs unchanged', v_started);
       return 'skipped';
     end if;
@@ -348,7 +348,13 @@ declare
   v_unknown text;
 begin
   select string_agg(distinct tier, ', ') into v_unknown from dashboard.mv_subscription where not tier_known;
-  -- only each table's latest change event matters; keep an hour of them
+  -- only each table's latest change event matters: fold old ones into the table's marker (the
+  -- cycle holds these rows already), then drop them
+  update staging.sources s
+     set changed_at = greatest(s.changed_at, e.latest)
+    from (select staging_table, max(changed_at) as latest from staging.change_events
+           where changed_at < now() - interval '1 hour' group by staging_table) e
+   where e.staging_table = s.staging_table;
   delete from staging.change_events where changed_at < now() - interval '1 hour';
   perform dashboard.log_event('cycle', 'refresh_all', 'ok', null,
                               case when v_unknown is not null

@@ -50,6 +50,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     api.register_blueprint(health.blp)
     api.register_blueprint(student.blp)
+    if settings.bench_endpoints:
+        from och_dashboard.api import bench
+
+        api.register_blueprint(bench.blp)
     errors.register(app)
 
     @app.get("/docs/assets/<path:name>")

@@ -51,6 +51,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "RQ_QUEUE_PREFIX": ("och", "Prefix of the RQ queue names (tests use their own)."),
     "OCH_DB_POOL_SIZE": ("8", "Connections kept open per API process."),
     "OCH_STATEMENT_TIMEOUT_MS": ("5000", "statement_timeout of every API transaction."),
+    "OCH_BENCH_ENDPOINTS": ("0", "1 adds GET /api/v1/bench/floor (benchmarks only)."),
 }
 
 
@@ -88,6 +89,7 @@ class Settings:
     rq_queue_prefix: str
     db_pool_size: int
     statement_timeout_ms: int
+    bench_endpoints: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -120,6 +122,7 @@ class Settings:
             rq_queue_prefix=_env("RQ_QUEUE_PREFIX", "och"),
             db_pool_size=int(_env("OCH_DB_POOL_SIZE", "8")),
             statement_timeout_ms=int(_env("OCH_STATEMENT_TIMEOUT_MS", "5000")),
+            bench_endpoints=_env("OCH_BENCH_ENDPOINTS", "0") == "1",
         )
         values.update(overrides)
         return cls(**values)
