@@ -504,3 +504,28 @@ def test_expired_tokens_within_leeway_are_accepted(client, settings, students):
     )
     assert response.status_code == 200
     assert timedelta(seconds=settings.jwt_leeway) > timedelta(seconds=5)
+
+
+def test_rate_limit_per_student_answers_429_with_retry_after(settings, auth, students):
+    limited = dataclasses.replace(
+        settings,
+        rate_limit=3,
+        rate_window_seconds=30,
+        rq_queue_prefix=settings.rq_queue_prefix + "-rl",
+    )
+    client = create_app(limited).test_client()
+    a, b = students["free"][0], students["free"][1]
+    codes = [client.get(f"{API}/profile", headers=auth(a)).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    blocked = client.get(f"{API}/profile", headers=auth(a))
+    assert blocked.status_code == 429
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 31
+    assert blocked.get_json()["code"] == 429
+    assert client.get(f"{API}/profile", headers=auth(b)).status_code == 200, "per student"
+
+
+def test_rate_limit_fails_open_when_redis_is_down(settings, auth, students):
+    broken = dataclasses.replace(settings, rate_limit=1, redis_url="redis://127.0.0.1:1/0")
+    client = create_app(broken).test_client()
+    for _ in range(3):
+        assert client.get(f"{API}/profile", headers=auth(students["free"][0])).status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 from flask_smorest import abort
 
-from och_dashboard import tokens
+from och_dashboard import ratelimit, tokens
 
 REALM = "och-dashboard"
 
@@ -32,4 +32,5 @@ def require_student() -> dict:
         _reject(str(exc))
         raise AssertionError("unreachable") from exc
     g.claims = claims
+    ratelimit.check(claims["sub"])
     return claims

@@ -51,6 +51,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "RQ_QUEUE_PREFIX": ("och", "Prefix of the RQ queue names (tests use their own)."),
     "OCH_DB_POOL_SIZE": ("8", "Connections kept open per API process."),
     "OCH_STATEMENT_TIMEOUT_MS": ("5000", "statement_timeout of every API transaction."),
+    "OCH_RATE_LIMIT": ("300", "Requests per student per window (0: no limit)."),
+    "OCH_RATE_WINDOW_SECONDS": ("60", "The rate limit's window."),
     "OCH_BENCH_ENDPOINTS": ("0", "1 adds GET /api/v1/bench/floor (benchmarks only)."),
 }
 
@@ -90,6 +92,8 @@ class Settings:
     db_pool_size: int
     statement_timeout_ms: int
     bench_endpoints: bool = False
+    rate_limit: int = 300
+    rate_window_seconds: int = 60
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -123,6 +127,8 @@ class Settings:
             db_pool_size=int(_env("OCH_DB_POOL_SIZE", "8")),
             statement_timeout_ms=int(_env("OCH_STATEMENT_TIMEOUT_MS", "5000")),
             bench_endpoints=_env("OCH_BENCH_ENDPOINTS", "0") == "1",
+            rate_limit=int(_env("OCH_RATE_LIMIT", "300")),
+            rate_window_seconds=int(_env("OCH_RATE_WINDOW_SECONDS", "60")),
         )
         values.update(overrides)
         return cls(**values)

@@ -32,7 +32,8 @@ def queue_names(settings: Settings) -> tuple[str, str]:
     return f"{settings.rq_queue_prefix}-urgent", f"{settings.rq_queue_prefix}-default"
 
 
-def _app_redis() -> redis.Redis:
+def app_redis() -> redis.Redis:
+    """The app's Redis client (short timeouts), made on first use."""
     ext = current_app.extensions
     if "och_redis" not in ext:
         ext["och_redis"] = redis_client(current_app.config["OCH_SETTINGS"])
@@ -41,7 +42,7 @@ def _app_redis() -> redis.Redis:
 
 def redis_ok() -> bool:
     try:
-        return bool(_app_redis().ping())
+        return bool(app_redis().ping())
     except redis.RedisError:
         return False
 
@@ -51,7 +52,7 @@ def hand_to_worker(user_id: str, priority: str) -> bool:
     if priority != "urgent":
         return False
     settings = current_app.config["OCH_SETTINGS"]
-    conn = _app_redis()
+    conn = app_redis()
     try:
         if not conn.set(
             f"{settings.rq_queue_prefix}:handed:{user_id}", 1, nx=True, ex=HANDED_TTL_SECONDS
