@@ -34,6 +34,9 @@ create table if not exists students (
   deleted_at        timestamptz
 );
 create index if not exists students_updated_at on students (updated_at);
+-- Push notification consent (added later: re-runnable on an existing stand-in). On by default;
+-- the student turns it off in the app's settings.
+alter table students add column if not exists push_opt_in boolean not null default true;
 
 create or replace trigger cohorts_touch before update on cohorts
   for each row execute function touch_updated_at();

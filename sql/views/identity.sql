@@ -15,6 +15,7 @@ select s.id                                         as user_id,
        s.share_with_mentor,
        s.employer_share,
        s.public_portfolio,
+       s.push_opt_in,
        s.last_login_at,
        coalesce(s.last_login_at > dashboard.clock() - interval '30 days', false) as active
   from staging.identity_students s

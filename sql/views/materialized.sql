@@ -62,7 +62,7 @@ create materialized view dashboard.mv_student_dashboard
 as
 select i.user_id, i.name, i.timezone, i.track_code, cp.track_name, i.cohort_id, i.cohort_name,
        i.mentor_id, i.mentor_name, i.share_with_mentor, i.employer_share, i.public_portfolio,
-       i.last_login_at, i.active,
+       i.push_opt_in, i.last_login_at, i.active,
        fy.persona_name, fy.persona_summary, fy.recommended_track_code, fy.skills_needed,
        fy.identity_alignment_pct, fy.readiness_window_weeks,
        coalesce(cs.current_streak, 0) as current_streak,

@@ -46,10 +46,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app, settings)
     api = Api(app)
 
-    from och_dashboard.api import health, student
+    from och_dashboard.api import health, stream, student
 
     api.register_blueprint(health.blp)
     api.register_blueprint(student.blp)
+    api.register_blueprint(stream.blp)
     if settings.bench_endpoints:
         from och_dashboard.api import bench
 

@@ -53,6 +53,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "OCH_STATEMENT_TIMEOUT_MS": ("5000", "statement_timeout of every API transaction."),
     "OCH_RATE_LIMIT": ("300", "Requests per student per window (0: no limit)."),
     "OCH_RATE_WINDOW_SECONDS": ("60", "The rate limit's window."),
+    "OCH_STREAM_LIMIT": ("3", "Open dashboard streams per student."),
+    "OCH_STREAM_MAX_SECONDS": ("900", "A stream ends after this; the client reconnects."),
+    "OCH_STREAM_HEARTBEAT_SECONDS": ("15", "Seconds between heartbeat comments on a stream."),
     "OCH_BENCH_ENDPOINTS": ("0", "1 adds GET /api/v1/bench/floor (benchmarks only)."),
 }
 
@@ -94,6 +97,9 @@ class Settings:
     bench_endpoints: bool = False
     rate_limit: int = 300
     rate_window_seconds: int = 60
+    stream_limit: int = 3
+    stream_max_seconds: int = 900
+    stream_heartbeat_seconds: int = 15
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -129,6 +135,9 @@ class Settings:
             bench_endpoints=_env("OCH_BENCH_ENDPOINTS", "0") == "1",
             rate_limit=int(_env("OCH_RATE_LIMIT", "300")),
             rate_window_seconds=int(_env("OCH_RATE_WINDOW_SECONDS", "60")),
+            stream_limit=int(_env("OCH_STREAM_LIMIT", "3")),
+            stream_max_seconds=int(_env("OCH_STREAM_MAX_SECONDS", "900")),
+            stream_heartbeat_seconds=int(_env("OCH_STREAM_HEARTBEAT_SECONDS", "15")),
         )
         values.update(overrides)
         return cls(**values)

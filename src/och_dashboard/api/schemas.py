@@ -343,6 +343,21 @@ class ActionQueued(Base):
     )
 
 
+# --- /dashboard/stream ------------------------------------------------------------------------
+
+
+class StreamQuery(Base):
+    ticket = fields.String(
+        validate=validate.Length(min=16, max=64),
+        metadata={"description": "A ticket from POST /dashboard/stream/ticket (EventSource)."},
+    )
+
+
+class StreamTicket(Base):
+    ticket = fields.String(required=True)
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
+
+
 # --- health ----------------------------------------------------------------------------------
 
 
