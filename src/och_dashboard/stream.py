@@ -13,6 +13,7 @@ gevent worker class, so streams never starve the request workers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import secrets
@@ -67,10 +68,9 @@ class Hub:
         with self._lock:
             targets = list(self._subscribers.get(user_id, ()))
         for q in targets:
-            try:
+            # a full queue is a burst of changes: the stream re-reads once anyway
+            with contextlib.suppress(queue.Full):
                 q.put_nowait("changed")
-            except queue.Full:  # a burst of changes: the stream re-reads once anyway
-                pass
 
     def _run(self) -> None:
         backoff = 0.5

@@ -12,6 +12,7 @@ reconnects); a student may hold OCH_STREAM_LIMIT streams at once (429 beyond).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import time
@@ -162,7 +163,5 @@ class DashboardStream(MethodView):
 
 
 def _release(slot: str) -> None:
-    try:
+    with contextlib.suppress(redis.RedisError):
         app_redis().decr(slot)
-    except redis.RedisError:
-        pass
