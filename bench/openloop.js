@@ -1,0 +1,72 @@
+// Open-loop load at a fixed rate (node bench/openloop.js URL TOKENS_FILE RATE SECONDS).
+// Requests are sent on schedule whether or not earlier ones have answered, and each latency is
+// measured from the moment the request was due, so a stall shows in the tail instead of being
+// hidden (a closed loop such as wrk waits, and omits the requests it never sent).
+// Prints one JSON line: sent, ok, errors, achieved_rps, p50_ms, p99_ms, p999_ms, max_ms.
+"use strict";
+const http = require("http");
+const fs = require("fs");
+
+const [url, tokensFile, rateArg, secondsArg] = process.argv.slice(2);
+const rate = Number(rateArg);
+const seconds = Number(secondsArg);
+const tokens = fs.readFileSync(tokensFile, "utf8").split("\n").filter(Boolean);
+const target = new URL(url);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+const total = Math.floor(rate * seconds);
+const latencies = [];
+let ok = 0;
+let errors = 0;
+let done = 0;
+let sent = 0;
+const start = process.hrtime.bigint();
+const nowMs = () => Number(process.hrtime.bigint() - start) / 1e6;
+
+function send(k) {
+  const due = (k * 1000) / rate;
+  const req = http.request(
+    {
+      host: target.hostname, port: target.port, path: target.pathname + target.search,
+      agent, headers: { Authorization: "Bearer " + tokens[k % tokens.length] },
+      timeout: 10000,
+    },
+    (res) => {
+      res.resume();
+      res.on("end", () => {
+        latencies.push(nowMs() - due);
+        if (res.statusCode >= 200 && res.statusCode < 300) ok++; else errors++;
+        finish();
+      });
+    });
+  req.on("error", () => { errors++; latencies.push(nowMs() - due); finish(); });
+  req.on("timeout", () => req.destroy(new Error("timeout")));
+  req.end();
+}
+
+function finish() {
+  done++;
+  if (done === total) report();
+}
+
+function pct(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function report() {
+  const sorted = latencies.slice().sort((a, b) => a - b);
+  const elapsed = nowMs() / 1000;
+  process.stdout.write(JSON.stringify({
+    sent, ok, errors, target_rps: rate, achieved_rps: Math.round(sent / Math.min(elapsed, seconds)),
+    p50_ms: +pct(sorted, 50).toFixed(2), p99_ms: +pct(sorted, 99).toFixed(2),
+    p999_ms: +pct(sorted, 99.9).toFixed(2), max_ms: +sorted[sorted.length - 1].toFixed(2),
+  }) + "\n");
+  agent.destroy();
+}
+
+function tick() {
+  const t = nowMs();
+  while (sent < total && (sent * 1000) / rate <= t) send(sent++);
+  if (sent < total) setTimeout(tick, 1);
+}
+tick();
