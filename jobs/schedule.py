@@ -45,6 +45,13 @@ def periodic_jobs(settings: Settings) -> list[dict]:
             "timeout": max(refresh_period - 30, 10),
             "ttl": refresh_period,
         },
+        {  # push notifications from the outbox to the webhooks (jobs/notify.py)
+            "id": f"{prefix}-periodic-deliver_notifications",
+            "func": "jobs.notify.deliver_notifications",
+            "interval": 60,
+            "timeout": 50,
+            "ttl": 60,
+        },
     ]
 
 

@@ -21,6 +21,7 @@ SEED_STUDENTS = 60
 
 @pytest.fixture(scope="session")
 def sandbox():
+    Sandbox.reap_orphans()
     box = Sandbox.create()
     try:
         box.seed(SEED_STUDENTS, seed_value=7, now=SEED_NOW)

@@ -14,11 +14,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(not (shutil.which("wrk") and shutil.which("node")), reason="wrk and node needed")
+@pytest.mark.skipif(
+    not (shutil.which("wrk") and shutil.which("node")), reason="wrk and node needed"
+)
 def test_dashboard_throughput_is_not_far_below_the_floor(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--sizes", "1000", "--no-readme"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     run = json.loads(result.stdout.strip().splitlines()[-1])

@@ -82,7 +82,9 @@ $$;
  */
 create or replace function dashboard.refresh_matview(p_matview regclass, p_force boolean default false)
 returns text
-language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp
+set work_mem = '256MB'   -- the domain views sort millions of log rows: in memory, not on disk
+as $$
 declare
   v_marker timestamptz;
   v_state ops.refresh_state;
@@ -209,21 +211,45 @@ language sql immutable as $$
 $$;
 
 /*
- * dashboard.refresh_student(user_id) -> jsonb {user_id, staging_rows, cache_rows, mission_rows, ms}
+ * dashboard.recompute_student(user_id) -> jsonb {user_id, found, cache_rows, mission_rows}
+ * One student's cache row and mission rows recomputed from staging as it is now (the live
+ * views), without asking the upstreams. The second half of refresh_student.
+ */
+create or replace function dashboard.recompute_student(p_user uuid) returns jsonb
+language plpgsql security definer set search_path = pg_catalog, pg_temp set jit = off as $$
+declare
+  v_cache bigint;
+  v_missions bigint;
+begin
+  if not exists (select from staging.identity_students where id = p_user and deleted_at is null) then
+    delete from serving.student_dashboard_cache where user_id = p_user;
+    delete from serving.student_mission_progress where user_id = p_user;
+    return jsonb_build_object('user_id', p_user, 'found', false);
+  end if;
+  execute (select statement from dashboard.merge_statements where name = 'cache_one') into v_cache using p_user;
+  execute (select statement from dashboard.merge_statements where name = 'missions_one') into v_missions using p_user;
+  return jsonb_build_object('user_id', p_user, 'found', true, 'cache_rows', v_cache, 'mission_rows', v_missions);
+end $$;
+
+/*
+ * dashboard.refresh_student(user_id) -> jsonb {user_id, found, staging_rows, cache_rows, mission_rows, ms}
  * One student, now: pulls their rows from every upstream into staging (user_id pushed down to
- * the remote side), then recomputes their cache row from the live views and their mission rows.
+ * the remote side), then recomputes their cache row and mission rows (recompute_student).
  * Serves cold starts, stale rows and the student's own actions. Concurrent calls for the same
  * student queue behind each other (advisory lock); other students are not blocked.
  * Callers: dashboard_worker (RQ), dashboard_dba (psql), the API's cold start (through
  * api.refresh_my_dashboard).
  */
 create or replace function dashboard.refresh_student(p_user uuid) returns jsonb
-language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp
+-- One student's rows are a few hundred: JIT compilation (the planner's estimates of the views
+-- trigger it) cost seconds here and saves nothing.
+set jit = off
+as $$
 declare
   v_started timestamptz := clock_timestamp();
   v_staging bigint;
-  v_cache bigint;
-  v_missions bigint;
+  v_result jsonb;
   v_log bigint;
 begin
   if p_user is null then
@@ -232,18 +258,14 @@ begin
   perform pg_advisory_xact_lock(dashboard.lock_class('student'), hashtext(p_user::text));
   v_log := dashboard.log_start('student', p_user::text);
   v_staging := dashboard.load_student_staging(p_user);
-  if not exists (select from staging.identity_students where id = p_user and deleted_at is null) then
-    delete from serving.student_dashboard_cache where user_id = p_user;
-    delete from serving.student_mission_progress where user_id = p_user;
-    perform dashboard.log_finish(v_log, 'skipped', 0, 'no such student');
-    return jsonb_build_object('user_id', p_user, 'found', false);
-  end if;
-  execute (select statement from dashboard.merge_statements where name = 'cache_one') into v_cache using p_user;
-  execute (select statement from dashboard.merge_statements where name = 'missions_one') into v_missions using p_user;
-  perform dashboard.log_finish(v_log, 'ok', v_staging + v_cache + v_missions);
-  return jsonb_build_object('user_id', p_user, 'found', true, 'staging_rows', v_staging,
-                            'cache_rows', v_cache, 'mission_rows', v_missions,
-                            'ms', round((extract(epoch from clock_timestamp() - v_started) * 1000)::numeric, 1));
+  v_result := dashboard.recompute_student(p_user);
+  perform dashboard.run_notify_step(p_user) where (v_result ->> 'found')::boolean;  -- push notifications now due (never fails the refresh)
+  perform dashboard.log_finish(v_log, case when (v_result ->> 'found')::boolean then 'ok' else 'skipped' end,
+                               v_staging + coalesce((v_result ->> 'cache_rows')::bigint, 0)
+                                         + coalesce((v_result ->> 'mission_rows')::bigint, 0),
+                               case when not (v_result ->> 'found')::boolean then 'no such student' end);
+  return v_result || jsonb_build_object('staging_rows', v_staging,
+    'ms', round((extract(epoch from clock_timestamp() - v_started) * 1000)::numeric, 1));
 end $$;
 comment on function dashboard.refresh_student(uuid) is
   'Refresh one student now: upstream rows into staging, then their cache row and mission rows.';
@@ -255,6 +277,7 @@ comment on function dashboard.refresh_student(uuid) is
  *                     failed in this cycle)
  *   matview:<name>    dashboard.refresh_matview: concurrently, only when its inputs changed
  *   merge:<table>     merge a serving table, only when its inputs moved since its last merge
+ *   notify:outbox     push notifications now due (dashboard.run_notify_step, sql/functions/notifications.sql)
  * All steps of a cycle run in one transaction that holds the cycle's advisory lock.
  */
 create or replace function dashboard.cycle_steps() returns setof text
@@ -265,6 +288,8 @@ language sql stable as $$
   union all
   select 'merge:' || t from unnest(array['serving.student_dashboard_cache',
                                          'serving.student_mission_progress']) t
+  union all
+  select 'notify:outbox'
 $$;
 
 /* dashboard.try_begin_cycle() -> false when another cycle holds the lock (logged as skipped). */
@@ -335,6 +360,8 @@ begin
       inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null;
     perform dashboard.log_event('cache', v_name, 'ok', v_rows, null, v_started);
     return v_rows::text;
+  when 'notify' then
+    return dashboard.run_notify_step(null);
   else
     raise exception 'unknown refresh step %', p_step using errcode = '22023';
   end case;
@@ -369,7 +396,9 @@ end $$;
  * at once (returns {"skipped": true}) when another run holds the cycle's lock.
  */
 create or replace function dashboard.refresh_all(p_force boolean default false) returns jsonb
-language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp
+set work_mem = '256MB'   -- the domain views sort millions of log rows: in memory, not on disk
+as $$
 declare
   v_step text;
   v_results jsonb := '{}'::jsonb;
@@ -456,6 +485,7 @@ comment on function dashboard.process_update_queue(integer) is
   'Drain the update queue in priority order (urgent first), SKIP LOCKED, with retries and a cap.';
 
 grant execute on function dashboard.refresh_all(boolean), dashboard.refresh_student(uuid),
+  dashboard.recompute_student(uuid),
   dashboard.cycle_steps(), dashboard.try_begin_cycle(), dashboard.run_cycle_step(text, boolean),
   dashboard.finish_cycle(timestamptz, jsonb),
   dashboard.process_update_queue(integer), dashboard.refresh_matview(regclass, boolean),
@@ -470,7 +500,7 @@ grant execute on function dashboard.refresh_all(boolean), dashboard.refresh_stud
  * the last synced rows are served (a warning, no error).
  */
 create or replace function dashboard.sync_student_missions(p_user uuid) returns bigint
-language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp set jit = off as $$
 declare
   v_rows bigint := 0;
   v_merged bigint;

@@ -16,6 +16,7 @@ create table dashboard.staging_statements (
   student_column text,
   incremental    text not null,    -- $1: the lower bound on updated_at (null: everything)
   full_reload    text not null,
+  initial_load   text not null,    -- into an empty table: a plain insert, no conflict handling
   per_student    text              -- $1: the student id
 );
 
@@ -89,6 +90,14 @@ begin
              src, upsert, s.staging_table, key_match,
              case when has_deleted then 'and src.deleted_at is null' else '' end,
              case when has_updated then '(select max(updated_at) from src)' else 'null::timestamptz' end),
+      -- the first load into an empty table: one streaming insert (a 14M-row upsert with the
+      -- full reload's anti-join delete spills to disk for many minutes)
+      format('with ins as (insert into staging.%1$I (%2$s) select %2$s from fdw_%3$s.%4$I %5$s returning %6$s) '
+             'select count(*), %7$s from ins',
+             s.staging_table, col_list, s.service, s.foreign_table,
+             case when has_deleted then 'where deleted_at is null' else '' end,
+             case when has_updated then 'updated_at' else '1' end,
+             case when has_updated then 'max(updated_at)' else 'null::timestamptz' end),
       -- one student's rows (the filter on the student column is shipped to the upstream)
       case when s.student_column is not null then
         format('with src as materialized (%s where %I = $1), %s, del as (delete from staging.%I t '
@@ -102,6 +111,16 @@ begin
   return n;
 end $$;
 
+/* dashboard.staging_is_empty(staging_table) -> true when the table has no row. */
+create or replace function dashboard.staging_is_empty(p_table text) returns boolean
+language plpgsql stable as $$
+declare
+  v_found boolean;
+begin
+  execute format('select not exists (select from staging.%I)', p_table) into v_found;
+  return v_found;
+end $$;
+
 /*
  * dashboard.load_staging_table(staging_table, full) -> rows changed
  * Loads one staging table from its upstream (incremental by watermark, or a full reconcile) and
@@ -110,7 +129,9 @@ end $$;
 create or replace function dashboard.load_staging_table(p_table text, p_full boolean default false,
                                                         p_overlap interval default '5 minutes')
 returns bigint
-language plpgsql as $$
+language plpgsql
+set work_mem = '256MB'   -- a full reload hashes every key of the table
+as $$
 declare
   st dashboard.staging_statements;
   src staging.sources;
@@ -121,7 +142,10 @@ begin
   -- Row lock: two loads of one table never interleave their watermark updates. NO KEY UPDATE,
   -- not UPDATE: per-student change events (which reference this row) must not wait on a cycle.
   select * into strict src from staging.sources where staging_table = p_table for no key update;
-  if p_full then
+  if p_full and not exists (select from staging.sources where staging_table = p_table and watermark is not null)
+     and dashboard.staging_is_empty(p_table) then
+    execute st.initial_load into v_changed, v_max;
+  elsif p_full then
     execute st.full_reload into v_changed, v_max;
   else
     execute st.incremental into v_changed, v_max

@@ -10,8 +10,8 @@ begin
   return new;
 end $$;
 
--- The dashboard reads the stand-ins through postgres_fdw as this role (read-only, except the
--- coaching inbox the dashboard writes offline habit logs to).
+-- The dashboard reads the stand-ins through postgres_fdw as this role (read-only, except INSERT
+-- on coaching's habit_logs: the offline habit sync writes there, see coaching.sql).
 do $$
 begin
   if not exists (select from pg_roles where rolname = 'och_upstream_reader') then

@@ -60,3 +60,9 @@ create or replace trigger goals_touch before update on goals
   for each row execute function touch_updated_at();
 create or replace trigger reflections_touch before update on reflections
   for each row execute function touch_updated_at();
+
+-- The dashboard is the offline-sync writer of habit logs: POST /api/v1/student/habits/logs:sync
+-- inserts the logs a student recorded offline through its foreign table fdw_coaching.habit_logs
+-- (INSERT ... ON CONFLICT DO NOTHING; see docs/architecture.md, "Offline habit sync"). So its
+-- otherwise read-only login may INSERT here, and only here: never UPDATE or DELETE.
+grant insert on habit_logs to och_upstream_reader;

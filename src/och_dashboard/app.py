@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, abort, send_from_directory
 from flask_smorest import Api
 
-from och_dashboard import db, errors
+from och_dashboard import auth, db, errors
 from och_dashboard.config import Settings
 
 # swagger-ui-dist, installed from the npm registry by scripts/bootstrap.sh (never a CDN).
@@ -44,13 +44,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app.json.sort_keys = False  # keep the schemas' field order
     db.init_app(app, settings)
+    app.before_request(auth.authenticate_request)
     api = Api(app)
 
-    from och_dashboard.api import health, stream, student
+    from och_dashboard.api import habits, health, notifications, stream, student
 
     api.register_blueprint(health.blp)
     api.register_blueprint(student.blp)
+    api.register_blueprint(habits.blp)
     api.register_blueprint(stream.blp)
+    api.register_blueprint(notifications.blp)
     if settings.bench_endpoints:
         from och_dashboard.api import bench
 

@@ -56,6 +56,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "OCH_STREAM_LIMIT": ("3", "Open dashboard streams per student."),
     "OCH_STREAM_MAX_SECONDS": ("900", "A stream ends after this; the client reconnects."),
     "OCH_STREAM_HEARTBEAT_SECONDS": ("15", "Seconds between heartbeat comments on a stream."),
+    "OCH_PUSH_WEBHOOKS": (
+        "",
+        "Comma-separated URLs push notifications are POSTed to (none: not sent).",
+    ),
+    "OCH_PUSH_SECRET": ("", "HMAC-SHA256 key of the X-OCH-Signature header (required to send)."),
+    "OCH_PUSH_MAX_ATTEMPTS": ("6", "Delivery attempts before a notification is dead-lettered."),
     "OCH_BENCH_ENDPOINTS": ("0", "1 adds GET /api/v1/bench/floor (benchmarks only)."),
 }
 
@@ -100,6 +106,9 @@ class Settings:
     stream_limit: int = 3
     stream_max_seconds: int = 900
     stream_heartbeat_seconds: int = 15
+    push_webhooks: tuple[str, ...] = ()
+    push_secret: str = ""
+    push_max_attempts: int = 6
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -138,6 +147,11 @@ class Settings:
             stream_limit=int(_env("OCH_STREAM_LIMIT", "3")),
             stream_max_seconds=int(_env("OCH_STREAM_MAX_SECONDS", "900")),
             stream_heartbeat_seconds=int(_env("OCH_STREAM_HEARTBEAT_SECONDS", "15")),
+            push_webhooks=tuple(
+                u.strip() for u in _env("OCH_PUSH_WEBHOOKS").split(",") if u.strip()
+            ),
+            push_secret=_env("OCH_PUSH_SECRET"),
+            push_max_attempts=int(_env("OCH_PUSH_MAX_ATTEMPTS", "6")),
         )
         values.update(overrides)
         return cls(**values)

@@ -26,6 +26,7 @@ SQLSTATE_MAP = {
     "23514": (400, "Invalid value."),  # check_violation
     "P0001": (400, "Request refused."),  # raise_exception
     "57014": (503, "The database took too long; try again."),  # query_canceled (timeout)
+    "40001": (503, "A concurrent change interfered; try again."),  # serialization_failure
 }
 
 

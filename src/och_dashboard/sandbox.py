@@ -49,6 +49,24 @@ class Sandbox:
         kwargs = {"user": user} if user else {}
         return psycopg2.connect(dsn, **kwargs)
 
+    @staticmethod
+    def reap_orphans(base: Settings | None = None) -> list[str]:
+        """Drop the databases of sandboxes whose process is gone (a killed test run)."""
+        base = base or Settings.from_env()
+        admin = psycopg2.connect(base.admin_dsn("postgres"))
+        admin.autocommit = True
+        dropped = []
+        with contextlib.closing(admin), admin.cursor() as cur:
+            cur.execute(
+                r"select datname, (regexp_match(datname, '^och_[a-z0-9]+_(\d+)_[0-9a-f]{6}_'))[1]::int "
+                r"from pg_database where datname ~ '^och_[a-z0-9]+_\d+_[0-9a-f]{6}_'"
+            )
+            for name, pid in cur.fetchall():
+                if not os.path.exists(f"/proc/{pid}"):
+                    cur.execute(f'drop database if exists "{name}" with (force)')
+                    dropped.append(name)
+        return dropped
+
     def destroy(self) -> None:
         admin = psycopg2.connect(self.settings.admin_dsn("postgres"))
         admin.autocommit = True
