@@ -24,8 +24,8 @@ SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 AUTHENTICATED_EXECUTE_ALLOWED = {
     "dashboard.entitlements(text,text,timestamp with time zone,timestamp with time zone,"
     "timestamp with time zone)",  # api.dashboard, api.missions
-    "dashboard.quick_actions(serving.student_dashboard_cache,jsonb,timestamp with time zone,"
-    "text[],timestamp with time zone)",  # api.dashboard
+    "dashboard.quick_actions(dashboard.coach_facts,serving.student_mission_progress[],"
+    "timestamp with time zone,text[],timestamp with time zone)",  # api.dashboard
     "dashboard.deep_link(text,text)",  # api.missions
 }
 

@@ -18,7 +18,8 @@
 -- tier configuration, and `authenticated` has no USAGE on schema dashboard, so it cannot call
 -- them by name; the views can.
 grant execute on function dashboard.entitlements(text, text, timestamptz, timestamptz, timestamptz),
-  dashboard.quick_actions(serving.student_dashboard_cache, jsonb, timestamptz, text[], timestamptz),
+  dashboard.quick_actions(dashboard.coach_facts, serving.student_mission_progress[],
+                          timestamptz, text[], timestamptz),
   dashboard.deep_link(text, text)
   to authenticated, dashboard_api;
 
@@ -76,14 +77,10 @@ select c.user_id, c.name, c.timezone, c.track_code, c.track_name,
            array(select mf from serving.features f cross join lateral unnest(f.masked_fields) mf
                   where f.feature <> all(e.features) order by 1) as masked_fields) l
   cross join lateral (
-    select dashboard.quick_actions(c,
-             (select jsonb_agg(jsonb_build_object(
-                       'mission_code', m.mission_code, 'title', m.title, 'stage', m.stage,
-                       'upstream_status', m.upstream_status, 'deadline_at', m.deadline_at,
-                       'competencies', m.competencies, 'mentor_score', m.mentor_score,
-                       'reviewed_at', m.reviewed_at))
-                from serving.student_mission_progress m
-               where m.user_id = c.user_id),
+    select dashboard.quick_actions(
+             row(c.current_streak, c.streak_at_risk, c.next_module, c.track_name, c.top_skill_gaps,
+                 c.cohort_id, c.persona_name, c.portfolio_health_pct)::dashboard.coach_facts,
+             array(select m from serving.student_mission_progress m where m.user_id = c.user_id),
              e.enhanced_access_ends_at, e.features, now()) as actions
      offset 0) q                  -- computed once, not once per column that uses it
   left join ops.refresh_state cyc on cyc.target = 'serving.student_dashboard_cache'

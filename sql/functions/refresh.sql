@@ -504,8 +504,19 @@ language plpgsql security definer set search_path = pg_catalog, pg_temp set jit 
 declare
   v_rows bigint := 0;
   v_merged bigint;
+  v_remote record;
+  v_local record;
 begin
   begin
+    -- One aggregate, computed remotely (pushed down): nothing moves when nothing changed, which
+    -- is nearly every read. A soft delete bumps updated_at; a hard delete changes the count.
+    select max(updated_at) as changed, count(*) filter (where deleted_at is null) as live
+      into v_remote from fdw_missions.submissions where student_id = p_user;
+    select max(updated_at) as changed, count(*) as live
+      into v_local from staging.missions_submissions where student_id = p_user;
+    if v_remote.changed is not distinct from v_local.changed and v_remote.live = v_local.live then
+      return 0;
+    end if;
     execute (select per_student from dashboard.staging_statements
               where staging_table = 'missions_submissions') into v_rows using p_user;
     if v_rows > 0 then  -- the funnel counts (mv_mission_funnel) follow on the next cycle

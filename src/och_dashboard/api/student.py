@@ -22,18 +22,31 @@ blp = Blueprint(
     description="The signed-in student's dashboard (Bearer JWT; the student is the token's sub).",
 )
 
+DASHBOARD_SQL = text("select * from api.dashboard")
+PROFILE_SQL = text("select * from api.profile")
+CURRICULUM_SQL = text("select * from api.curriculum_progress")
 ERRORS = {401: "Missing or invalid bearer token.", 404: "No such student upstream."}
 
 
-def _ensure_cached(conn) -> datetime:
-    """The student's cache timestamp; computes the row now on a cold start (no row yet)."""
-    updated = conn.execute(text("select refreshed_at from api.profile")).scalar()
-    if updated is None:
-        found = conn.execute(text("select api.refresh_my_dashboard()")).scalar()
-        if not found:
-            abort(404, message="No dashboard for this student.")
-        updated = conn.execute(text("select refreshed_at from api.profile")).scalar()
-    return updated
+def _read_own(conn, query):
+    """The student's row from an api view; on a cold start (no cached row yet) the row is
+    computed now, from the upstreams, and read again. One query in the common case."""
+    row = conn.execute(query).one_or_none()
+    if row is None:
+        _cold_start(conn)
+        row = conn.execute(query).one()
+    return row
+
+
+def _cold_start(conn) -> None:
+    if not conn.execute(text("select api.refresh_my_dashboard()")).scalar():
+        abort(404, message="No dashboard for this student.")
+
+
+def _ensure_cached(conn) -> None:
+    """Compute the student's rows now if they have none yet (views returning several rows)."""
+    if conn.execute(text("select 1 from api.profile")).scalar() is None:
+        _cold_start(conn)
 
 
 def _student(row) -> dict:
@@ -127,8 +140,7 @@ class DashboardView(MethodView):
         settings = current_app.config["OCH_SETTINGS"]
         queued = None
         with db.transaction(claims) as conn:
-            _ensure_cached(conn)
-            row = conn.execute(text("select * from api.dashboard")).one()
+            row = _read_own(conn, DASHBOARD_SQL)
             age = datetime.now(UTC) - row.cache_updated_at
             stale = age > timedelta(seconds=settings.refresh_period_seconds)
             if stale:
@@ -147,8 +159,7 @@ class ProfileView(MethodView):
         """Name, track, cohort, mentor; Future-You persona and skills; consent settings."""
         claims = require_student()
         with db.transaction(claims) as conn:
-            _ensure_cached(conn)
-            row = conn.execute(text("select * from api.profile")).one()
+            row = _read_own(conn, PROFILE_SQL)
         return {
             "student": _student(row),
             "future_you": {
@@ -177,8 +188,7 @@ class CurriculumProgressView(MethodView):
         """Track, completion %, every module with progress and status, recommended missions."""
         claims = require_student()
         with db.transaction(claims) as conn:
-            _ensure_cached(conn)
-            row = conn.execute(text("select * from api.curriculum_progress")).one()
+            row = _read_own(conn, CURRICULUM_SQL)
         return {
             "track": {"code": row.track_code, "name": row.track_name},
             "completion_pct": row.completion_pct,
