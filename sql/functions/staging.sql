@@ -5,8 +5,8 @@
 -- dashboard.staging_statements, so a load runs precompiled SQL and a new staging table needs
 -- only a row in staging.sources.
 --
--- Incremental loads read rows whose updated_at is past the watermark minus an overlap (late
--- commits and clock skew slip past a plain watermark), upsert them only where something differs
+-- Incremental loads read rows whose updated_at is past the previous load's start minus an
+-- overlap (late commits and clock skew slip past a plain watermark), upsert them only where something differs
 -- (a re-read costs no write), and delete rows the upstream soft-deleted. A full load reads all
 -- rows and also deletes staging rows whose key is gone upstream (hard deletes).
 
@@ -122,12 +122,19 @@ begin
 end $$;
 
 /*
- * dashboard.load_staging_table(staging_table, full) -> rows changed
- * Loads one staging table from its upstream (incremental by watermark, or a full reconcile) and
- * records the watermark and change marker. Raises on upstream errors: callers decide.
+ * dashboard.load_staging_table(staging_table, full, overlap) -> rows changed
+ * Loads one staging table from its upstream and records its watermark and change marker.
+ *   incremental  rows with updated_at after (the previous load's start - overlap): a row the
+ *                previous load could not see was written by an upstream transaction still open
+ *                when that load began, so its updated_at is at most `overlap` older than it (the
+ *                overlap also absorbs clock skew between the servers). Upserts write only rows
+ *                that differ: a re-read costs no write.
+ *   full         every row, and staging rows whose key is gone upstream are deleted (hard
+ *                deletes); into an empty table, one plain insert.
+ * Raises on upstream errors: callers decide.
  */
 create or replace function dashboard.load_staging_table(p_table text, p_full boolean default false,
-                                                        p_overlap interval default '5 minutes')
+                                                        p_overlap interval default '2 minutes')
 returns bigint
 language plpgsql
 set work_mem = '256MB'   -- a full reload hashes every key of the table
@@ -135,6 +142,7 @@ as $$
 declare
   st dashboard.staging_statements;
   src staging.sources;
+  v_started timestamptz := clock_timestamp();
   v_changed bigint;
   v_max timestamptz;
 begin
@@ -142,18 +150,17 @@ begin
   -- Row lock: two loads of one table never interleave their watermark updates. NO KEY UPDATE,
   -- not UPDATE: per-student change events (which reference this row) must not wait on a cycle.
   select * into strict src from staging.sources where staging_table = p_table for no key update;
-  if p_full and not exists (select from staging.sources where staging_table = p_table and watermark is not null)
-     and dashboard.staging_is_empty(p_table) then
+  if p_full and src.watermark is null and dashboard.staging_is_empty(p_table) then
     execute st.initial_load into v_changed, v_max;
-  elsif p_full then
+  elsif p_full or src.last_load_started_at is null then
     execute st.full_reload into v_changed, v_max;
   else
-    execute st.incremental into v_changed, v_max
-      using coalesce(src.watermark - p_overlap, '-infinity'::timestamptz);
+    execute st.incremental into v_changed, v_max using src.last_load_started_at - p_overlap;
   end if;
   update staging.sources
      set watermark = greatest(watermark, v_max),
          changed_at = case when v_changed > 0 then clock_timestamp() else changed_at end,
+         last_load_started_at = v_started,
          last_loaded_at = clock_timestamp(),
          last_rows = v_changed,
          last_error = null
