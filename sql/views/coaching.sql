@@ -32,7 +32,8 @@ select u.user_id, u.habit_id,
                (array_agg(d.status order by case d.status when 'completed' then 0
                                                           when 'skipped' then 1 else 2 end))[1] as status
           from dashboard.v_habit_days d
-          join staging.coaching_habits h on h.id = d.habit_id
+          -- on the student too: one student's query then reads their habits by index, not all
+          join staging.coaching_habits h on h.id = d.habit_id and h.student_id = d.user_id
          group by d.user_id, d.habit_id, 3) u
  group by u.user_id, u.habit_id;
 comment on view dashboard.v_habit_units is 'Each habit''s days (or weeks) with their resolved status, in order.';

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from datetime import datetime
 
 import click
@@ -251,9 +252,19 @@ def worker_cmd(burst: bool) -> None:
     from och_dashboard.queueing import queue_names
 
     settings = _settings()
-    conn = redis_lib.Redis.from_url(settings.redis_url)  # no short socket timeout: blocking pops
-    queues = [Queue(name, connection=conn) for name in queue_names(settings)]
-    Worker(queues, connection=conn).work(burst=burst, with_scheduler=False)
+    backoff = 1.0
+    while True:
+        conn = redis_lib.Redis.from_url(settings.redis_url)  # no short timeout: blocking pops
+        queues = [Queue(name, connection=conn) for name in queue_names(settings)]
+        try:
+            Worker(queues, connection=conn).work(burst=burst, with_scheduler=False)
+            return  # burst done, or a shutdown signal (SIGTERM finishes the current job first)
+        except redis_lib.ConnectionError as exc:
+            # Redis went away: nothing is lost (the database queue holds every event); wait for
+            # it to come back instead of exiting.
+            click.echo(f"worker: redis unavailable ({exc}); retrying in {backoff:.0f} s", err=True)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 30)
 
 
 @main.command("scheduler")
@@ -272,11 +283,23 @@ def scheduler_cmd(interval: float, register_only: bool) -> None:
     from jobs.schedule import make_scheduler, register
 
     settings = _settings()
-    scheduler = make_scheduler(settings, redis_lib.Redis.from_url(settings.redis_url), interval)
-    for job_id in register(scheduler, settings):
-        click.echo(f"registered {job_id}")
-    if not register_only:
-        scheduler.run()
+    backoff = 1.0
+    while True:
+        try:
+            scheduler = make_scheduler(
+                settings, redis_lib.Redis.from_url(settings.redis_url), interval
+            )
+            for job_id in register(scheduler, settings):
+                click.echo(f"registered {job_id}")
+            if not register_only:
+                scheduler.run()
+            return
+        except redis_lib.ConnectionError as exc:
+            click.echo(
+                f"scheduler: redis unavailable ({exc}); retrying in {backoff:.0f} s", err=True
+            )
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 30)
 
 
 def run() -> None:
