@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, abort, send_from_directory
+from flask import Flask, Request, abort, send_from_directory
 from flask_smorest import Api
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import LimitedStream
 
 from och_dashboard import auth, db, errors
 from och_dashboard.config import Settings
@@ -18,9 +20,27 @@ SWAGGER_UI_DIR = (
 SWAGGER_UI_FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"}
 
 
+class BoundedRequest(Request):
+    """werkzeug refuses a Content-Length over max_content_length (413) but only truncates a
+    chunked body there (LimitedStream.readall stops at the limit): refuse that one too."""
+
+    def get_data(self, *args, **kwargs):
+        data = super().get_data(*args, **kwargs)
+        stream = self.stream
+        if (
+            self.content_length is None
+            and isinstance(stream, LimitedStream)
+            and stream.is_exhausted
+            and self.environ["wsgi.input"].read(1)
+        ):
+            raise RequestEntityTooLarge()
+        return data
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = BoundedRequest
     app.config.update(
         OCH_SETTINGS=settings,
         API_TITLE="OCH student dashboard",

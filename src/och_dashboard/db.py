@@ -20,9 +20,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from och_dashboard.config import Settings
 
+# Two statements, one round trip. The claims are set while still `authenticator`, then the role
+# switches: pg_stat_statements keys a statement by the role it *ends* as and normalises its
+# literals only under the role it was parsed as, so one statement doing both would record the
+# claims verbatim (student ids and whatever else a token carries) under `authenticated`.
 _SWITCH = text(
-    "select set_config('role', :role, true), set_config('request.jwt.claims', :claims, true), "
-    "set_config('statement_timeout', :timeout, true)"
+    "select set_config('request.jwt.claims', :claims, true), "
+    "set_config('statement_timeout', :timeout, true); "
+    "select set_config('role', :role, true)"
 )
 
 

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,13 @@ def register(app: Flask) -> None:
         if status >= 500:
             log.error("database error: %s", exc.orig, exc_info=status == 500)
         return _abort_response(status, message)
+
+    @app.errorhandler(MethodNotAllowed)
+    def method_not_allowed(exc: MethodNotAllowed):
+        # flask-smorest's JSON rendering of HTTP errors drops werkzeug's headers; RFC 9110
+        # requires Allow on a 405.
+        body, status = _abort_response(405, "Method not allowed.")
+        return body, status, {"Allow": ", ".join(sorted(exc.valid_methods or ()))}
 
     @app.errorhandler(PoolTimeout)
     def pool_exhausted(exc):

@@ -20,8 +20,10 @@ class InvalidToken(Exception):
     """The bearer token was rejected; the message is safe to return to the client."""
 
 
-def _verification_key(settings: Settings) -> str:
-    if any(a.startswith(("RS", "ES", "PS", "Ed")) for a in settings.jwt_algorithms):
+def _verification_key(settings: Settings, algorithm: str) -> str:
+    """The key of the token's algorithm family: the public key for asymmetric ones, the secret
+    for HMAC (never the public key as an HMAC secret)."""
+    if algorithm.startswith(("RS", "ES", "PS", "Ed")):
         if not settings.jwt_public_key:
             raise RuntimeError(
                 "an asymmetric JWT algorithm is configured without OCH_JWT_PUBLIC_KEY"
@@ -37,17 +39,20 @@ def verify(token: str, settings: Settings) -> dict:
     if len(token) > MAX_TOKEN_BYTES:
         raise InvalidToken("token too large")
     try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        if not isinstance(algorithm, str) or algorithm not in settings.jwt_algorithms:
+            raise InvalidToken("invalid token")
         claims = jwt.decode(
             token,
-            _verification_key(settings),
-            algorithms=list(settings.jwt_algorithms),
+            _verification_key(settings, algorithm),
+            algorithms=[algorithm],
             audience=settings.jwt_audience,
             leeway=settings.jwt_leeway,
             options={"require": ["exp", "sub", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token expired") from exc
-    except jwt.InvalidTokenError as exc:
+    except jwt.PyJWTError as exc:  # InvalidKeyError is not an InvalidTokenError
         raise InvalidToken("invalid token") from exc
     try:
         claims["sub"] = str(uuid.UUID(str(claims["sub"])))

@@ -52,10 +52,12 @@ def _prefix() -> str:
 
 
 def _claims_from_ticket(ticket: str) -> dict:
-    try:
-        raw = app_redis().getdel(f"{_prefix()}:ticket:{ticket}")
-    except redis.RedisError:
-        abort(503, message="Stream tickets are unavailable; use the Authorization header.")
+    raw = None
+    if 16 <= len(ticket) <= 64:  # a malformed ticket is refused like an unknown one
+        try:
+            raw = app_redis().getdel(f"{_prefix()}:ticket:{ticket}")
+        except redis.RedisError:
+            abort(503, message="Stream tickets are unavailable; use the Authorization header.")
     if raw is None:
         abort(
             401,
