@@ -83,7 +83,7 @@ $$;
 create or replace function dashboard.refresh_matview(p_matview regclass, p_force boolean default false)
 returns text
 language plpgsql security definer set search_path = pg_catalog, pg_temp
-set work_mem = '256MB'   -- the domain views sort millions of log rows: in memory, not on disk
+set work_mem = '1GB'   -- the domain views sort millions of log rows (14M at 100,000 students): in memory
 as $$
 declare
   v_marker timestamptz;
@@ -397,7 +397,7 @@ end $$;
  */
 create or replace function dashboard.refresh_all(p_force boolean default false) returns jsonb
 language plpgsql security definer set search_path = pg_catalog, pg_temp
-set work_mem = '256MB'   -- the domain views sort millions of log rows: in memory, not on disk
+set work_mem = '1GB'   -- the domain views sort millions of log rows (14M at 100,000 students): in memory
 as $$
 declare
   v_step text;
