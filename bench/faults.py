@@ -36,28 +36,45 @@ def as_pg_user(cmd: list[str]) -> list[str]:
 
 def sandbox_env(box: Sandbox, **extra) -> dict:
     s = box.settings
-    return dict(os.environ, DATABASE_URL=s.database_url, REDIS_URL=s.redis_url,
-                OCH_JWT_SECRET=s.jwt_secret, UPSTREAM_DB_PREFIX=s.upstream_db_prefix,
-                RQ_QUEUE_PREFIX=s.rq_queue_prefix, OCH_RATE_LIMIT="0", **extra)
+    return dict(
+        os.environ,
+        DATABASE_URL=s.database_url,
+        REDIS_URL=s.redis_url,
+        OCH_JWT_SECRET=s.jwt_secret,
+        UPSTREAM_DB_PREFIX=s.upstream_db_prefix,
+        RQ_QUEUE_PREFIX=s.rq_queue_prefix,
+        OCH_RATE_LIMIT="0",
+        **extra,
+    )
 
 
 class Worker:
     def __init__(self, box: Sandbox):
         self.box = box
-        self.proc = subprocess.Popen(["och-dashboard", "worker"], env=sandbox_env(box), cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["och-dashboard", "worker"],
+            env=sandbox_env(box),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def kill(self, sig=signal.SIGKILL) -> None:
         os.killpg(self.proc.pid, sig)
         self.proc.wait(60)
 
 
-def under_load(api: Api, tokens_file: str, rate: int, seconds: int, fault=None, at: float = 3.0) -> dict:
+def under_load(
+    api: Api, tokens_file: str, rate: int, seconds: int, fault=None, at: float = 3.0
+) -> dict:
     """Open-loop load for `seconds`; `fault()` runs `at` seconds in. Returns the load figures."""
     out: dict = {}
-    runner = threading.Thread(target=lambda: out.update(
-        openloop(api.url + ENDPOINTS["dashboard"], tokens_file, rate, seconds)))
+    runner = threading.Thread(
+        target=lambda: out.update(
+            openloop(api.url + ENDPOINTS["dashboard"], tokens_file, rate, seconds)
+        )
+    )
     runner.start()
     if fault:
         time.sleep(at)
@@ -89,7 +106,9 @@ def enqueue_job(box: Sandbox, func: str, *args):
     from och_dashboard.queueing import queue_names
 
     conn = redis.Redis.from_url(box.settings.redis_url)
-    return Queue(queue_names(box.settings)[1], connection=conn).enqueue(func, *args, job_timeout=600)
+    return Queue(queue_names(box.settings)[1], connection=conn).enqueue(
+        func, *args, job_timeout=600
+    )
 
 
 def wait_for(predicate, seconds: float, step: float = 0.2) -> float:
@@ -120,11 +139,15 @@ def main(argv=None) -> int:
         conn, cur = owner(box)
         cur.execute("select dashboard.load_staging(true)")
         cur.execute("select dashboard.refresh_all(true)")
-        cur.execute("select user_id::text from serving.student_dashboard_cache order by user_id limit 1000")
+        cur.execute(
+            "select user_id::text from serving.student_dashboard_cache order by user_id limit 1000"
+        )
         students = [r[0] for r in cur.fetchall()]
         conn.close()
         with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as fh:
-            fh.write("\n".join(tokens.mint(box.settings, s, ttl_seconds=7200) for s in students) + "\n")
+            fh.write(
+                "\n".join(tokens.mint(box.settings, s, ttl_seconds=7200) for s in students) + "\n"
+            )
             tokens_file = fh.name
         api = Api(box)
         worker = Worker(box)
@@ -136,9 +159,24 @@ def main(argv=None) -> int:
         log("restart PostgreSQL under load")
 
         def restart_pg():
-            subprocess.run(as_pg_user([PG_CTL, "-D", str(LOCAL / "pg" / "data"), "-m", "fast", "-w",
-                                       "restart", "-l", str(LOCAL / "pg" / "server.log")]),
-                           check=True, capture_output=True)
+            subprocess.run(
+                as_pg_user(
+                    [
+                        PG_CTL,
+                        "-D",
+                        str(LOCAL / "pg" / "data"),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "restart",
+                        "-l",
+                        str(LOCAL / "pg" / "server.log"),
+                    ]
+                ),
+                check=True,
+                capture_output=True,
+            )
+
         results["postgres_restart"] = under_load(api, tokens_file, args.rate, w, restart_pg)
         results["postgres_restart_after"] = under_load(api, tokens_file, args.rate, w // 2)
 
@@ -160,10 +198,19 @@ def main(argv=None) -> int:
                 k.execute("set role dashboard_owner")
                 k.execute("select dashboard.refresh_all()")
                 after = k.fetchone()[0]
-            return {"failed_steps": sorted(s for s, v in steps.items() if v == "failed"),
-                    "skipped_steps": sorted(s for s, v in steps.items() if v == "skipped" and s.startswith("staging:coaching")),
-                    "other_matviews_refreshed": sorted(s for s, v in steps.items() if s.startswith("matview:") and v == "ok"),
-                    "after_recovery_failed": sorted(s for s, v in after.items() if v == "failed")}
+            return {
+                "failed_steps": sorted(s for s, v in steps.items() if v == "failed"),
+                "skipped_steps": sorted(
+                    s
+                    for s, v in steps.items()
+                    if v == "skipped" and s.startswith("staging:coaching")
+                ),
+                "other_matviews_refreshed": sorted(
+                    s for s, v in steps.items() if s.startswith("matview:") and v == "ok"
+                ),
+                "after_recovery_failed": sorted(s for s, v in after.items() if v == "failed"),
+            }
+
         results["upstream_down"] = under_load(api, tokens_file, args.rate, w, upstream_down)
 
         log("Redis down")
@@ -175,22 +222,35 @@ def main(argv=None) -> int:
                 r.shutdown(nosave=True)
             # actions while Redis is down: accepted into the database queue
             import urllib.request
+
             codes = []
             for sid in students[:20]:
                 req = urllib.request.Request(
-                    api.url + "/api/v1/student/dashboard/actions", method="POST",
+                    api.url + "/api/v1/student/dashboard/actions",
+                    method="POST",
                     data=b'{"action": "subscription_changed"}',
-                    headers={"Authorization": "Bearer " + tokens.mint(box.settings, sid),
-                             "Content-Type": "application/json"})
+                    headers={
+                        "Authorization": "Bearer " + tokens.mint(box.settings, sid),
+                        "Content-Type": "application/json",
+                    },
+                )
                 codes.append(urllib.request.urlopen(req, timeout=10).status)
             pending = queue_pending(box)
             time.sleep(3)
-            subprocess.run([str(ROOT / "scripts" / "bootstrap.sh"), "services"], check=True,
-                           capture_output=True, env={k: v for k, v in os.environ.items() if k != "REDIS_URL"})
+            subprocess.run(
+                [str(ROOT / "scripts" / "bootstrap.sh"), "services"],
+                check=True,
+                capture_output=True,
+                env={k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+            )
             enqueue_job(box, "jobs.refresh.process_dashboard_update_queue", 1000)
             drained_in = wait_for(lambda: queue_pending(box) == 0, 120)
-            return {"actions_status": sorted(set(codes)), "pending_while_down": pending,
-                    "drained_after_restart_seconds": drained_in}
+            return {
+                "actions_status": sorted(set(codes)),
+                "pending_while_down": pending,
+                "drained_after_restart_seconds": drained_in,
+            }
+
         results["redis_down"] = under_load(api, tokens_file, args.rate, w, redis_down)
 
         log("kill a worker during a refresh")
@@ -201,20 +261,39 @@ def main(argv=None) -> int:
             c, k = owner(box)
             with contextlib.closing(c):
                 k.execute("reset role")
-                wait_for(lambda: (k.execute("select count(*) from pg_stat_activity where datname = current_database() "
-                                            "and application_name = 'och-dashboard-worker' and state = 'active'")
-                                  or k.fetchone()[0] > 0), 30, 0.05)
+                wait_for(
+                    lambda: (
+                        k.execute(
+                            "select count(*) from pg_stat_activity where datname = current_database() "
+                            "and application_name = 'och-dashboard-worker' and state = 'active'"
+                        )
+                        or k.fetchone()[0] > 0
+                    ),
+                    30,
+                    0.05,
+                )
                 worker.kill()
-                gone = wait_for(lambda: (k.execute("select count(*) from pg_stat_activity where datname = current_database() "
-                                                   "and application_name = 'och-dashboard-worker'")
-                                         or k.fetchone()[0] == 0), 30)
+                gone = wait_for(
+                    lambda: (
+                        k.execute(
+                            "select count(*) from pg_stat_activity where datname = current_database() "
+                            "and application_name = 'och-dashboard-worker'"
+                        )
+                        or k.fetchone()[0] == 0
+                    ),
+                    30,
+                )
                 k.execute("select count(*) from pg_locks where locktype = 'advisory'")
                 locks = k.fetchone()[0]
             worker = Worker(box)
             job = enqueue_job(box, "jobs.refresh.refresh_all_active_student_dashboards", False)
             wait_for(lambda: job.refresh() or job.is_finished, 120)
-            return {"backend_gone_seconds": gone, "advisory_locks_left": locks,
-                    "next_cycle_skipped": bool(job.return_value().get("skipped"))}
+            return {
+                "backend_gone_seconds": gone,
+                "advisory_locks_left": locks,
+                "next_cycle_skipped": bool(job.return_value().get("skipped")),
+            }
+
         results["worker_killed"] = under_load(api, tokens_file, args.rate, w, kill_worker)
 
         log("graceful shutdown of a worker mid-job")
@@ -222,7 +301,10 @@ def main(argv=None) -> int:
         wait_for(lambda: job.refresh() or job.get_status() == "started", 30, 0.05)
         worker.kill(signal.SIGTERM)
         job.refresh()
-        results["worker_sigterm"] = {"job_status": str(job.get_status()), "worker_exit": worker.proc.returncode}
+        results["worker_sigterm"] = {
+            "job_status": str(job.get_status()),
+            "worker_exit": worker.proc.returncode,
+        }
         worker = Worker(box)
 
         log(f"soak: {args.soak_minutes} min at {args.rate} rps, a refresh cycle every minute")
@@ -234,6 +316,7 @@ def main(argv=None) -> int:
             api.proc.send_signal(signal.SIGTERM)
             api.proc.wait(60)
             return {"exit": api.proc.returncode}
+
         results["api_sigterm"] = under_load(api, tokens_file, args.rate, 8, stop_api, at=3)
     finally:
         if worker:
@@ -269,11 +352,18 @@ def soak(box: Sandbox, api: Api, tokens_file: str, args) -> dict:
             k.execute("reset role")
             k.execute("select count(*) from pg_stat_activity where datname = current_database()")
             conns = k.fetchone()[0]
-            k.execute("select coalesce(sum(n_dead_tup), 0), coalesce(sum(n_live_tup), 0) from pg_stat_user_tables "
-                      "where schemaname in ('dashboard', 'serving')")
+            k.execute(
+                "select coalesce(sum(n_dead_tup), 0), coalesce(sum(n_live_tup), 0) from pg_stat_user_tables "
+                "where schemaname in ('dashboard', 'serving')"
+            )
             dead, live = k.fetchone()
-        return {"t": round(time.monotonic() - started), "rss_mb": api.worker_rss_mb(), "connections": conns,
-                "dead_tuples": int(dead), "live_tuples": int(live)}
+        return {
+            "t": round(time.monotonic() - started),
+            "rss_mb": api.worker_rss_mb(),
+            "connections": conns,
+            "dead_tuples": int(dead),
+            "live_tuples": int(live),
+        }
 
     refresher = threading.Thread(target=cycles, daemon=True)
     started = time.monotonic()
@@ -285,9 +375,13 @@ def soak(box: Sandbox, api: Api, tokens_file: str, args) -> dict:
         samples.append(sample())
     stop.set()
     refresher.join(120)
-    return {"windows": loads, "samples": samples,
-            "total_sent": sum(x["sent"] for x in loads), "total_errors": sum(x["errors"] for x in loads),
-            "p99_ms_max": max(x["p99_ms"] for x in loads)}
+    return {
+        "windows": loads,
+        "samples": samples,
+        "total_sent": sum(x["sent"] for x in loads),
+        "total_errors": sum(x["errors"] for x in loads),
+        "p99_ms_max": max(x["p99_ms"] for x in loads),
+    }
 
 
 if __name__ == "__main__":
