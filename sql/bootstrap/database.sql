@@ -17,3 +17,5 @@ alter default privileges for role dashboard_owner revoke execute on functions fr
 alter default privileges for role dashboard_api revoke execute on functions from public;
 
 grant usage on foreign data wrapper postgres_fdw to dashboard_owner;
+-- DBAs read pg_stat_statements and friends.
+grant usage on schema extensions to dashboard_dba;

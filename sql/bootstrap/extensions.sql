@@ -31,4 +31,4 @@ begin
   end if;
 end $$;
 
-grant usage on schema extensions to dashboard_dba;
+-- (USAGE for dashboard_dba is granted in database.sql: the roles do not exist yet here.)
