@@ -115,3 +115,46 @@ def students(admin_conn):
             "group by 1"
         )
         return dict(cur.fetchall())
+
+
+class Upstream:
+    """Autocommit admin connections to the stand-ins, opened on first use."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.conns: dict[str, psycopg2.extensions.connection] = {}
+
+    def conn(self, service: str):
+        if service not in self.conns:
+            conn = psycopg2.connect(self.settings.upstream_admin_dsn(service))
+            conn.autocommit = True
+            self.conns[service] = conn
+        return self.conns[service]
+
+    def insert(self, service: str, table: str, **cols) -> None:
+        names = ", ".join(cols)
+        marks = ", ".join(["%s"] * len(cols))
+        with self.conn(service).cursor() as cur:
+            cur.execute(f"insert into {table} ({names}) values ({marks})", list(cols.values()))
+
+    def one(self, service: str, sql: str, params=()):
+        with self.conn(service).cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+
+    def all(self, service: str, sql: str, params=()):
+        with self.conn(service).cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def close(self):
+        for conn in self.conns.values():
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def up(sandbox):
+    """Writes hand-made upstream rows (tests/test_sql_*.py): Upstream over the session's stand-ins."""
+    upstream = Upstream(sandbox.settings)
+    yield upstream
+    upstream.close()

@@ -165,40 +165,6 @@ def test_the_enhanced_window_does_not_depend_on_the_session_timezone(owner):
 # --------------------------------------------------------------------------------------------
 
 
-class Upstream:
-    def __init__(self, settings):
-        self.settings = settings
-        self.conns = {}
-
-    def conn(self, service):
-        if service not in self.conns:
-            conn = psycopg2.connect(self.settings.upstream_admin_dsn(service))
-            conn.autocommit = True
-            self.conns[service] = conn
-        return self.conns[service]
-
-    def insert(self, service, table, **cols):
-        names, marks = ", ".join(cols), ", ".join(["%s"] * len(cols))
-        with self.conn(service).cursor() as cur:
-            cur.execute(f"insert into {table} ({names}) values ({marks})", list(cols.values()))
-
-    def one(self, service, sql, params=()):
-        with self.conn(service).cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
-
-    def close(self):
-        for conn in self.conns.values():
-            conn.close()
-
-
-@pytest.fixture(scope="module")
-def up(sandbox):
-    upstream = Upstream(sandbox.settings)
-    yield upstream
-    upstream.close()
-
-
 def db_now(up) -> datetime:
     return up.one("subscriptions", "select now()")[0]
 

@@ -44,48 +44,6 @@ def days(first: date, last: date):
 # --------------------------------------------------------------------------------------------
 
 
-class Upstream:
-    """Autocommit admin connections to the stand-ins, opened on first use."""
-
-    def __init__(self, settings):
-        self.settings = settings
-        self.conns: dict[str, psycopg2.extensions.connection] = {}
-
-    def conn(self, service: str):
-        if service not in self.conns:
-            conn = psycopg2.connect(self.settings.upstream_admin_dsn(service))
-            conn.autocommit = True
-            self.conns[service] = conn
-        return self.conns[service]
-
-    def insert(self, service: str, table: str, **cols) -> None:
-        names = ", ".join(cols)
-        marks = ", ".join(["%s"] * len(cols))
-        with self.conn(service).cursor() as cur:
-            cur.execute(f"insert into {table} ({names}) values ({marks})", list(cols.values()))
-
-    def one(self, service: str, sql: str, params=()):
-        with self.conn(service).cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
-
-    def all(self, service: str, sql: str, params=()):
-        with self.conn(service).cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-
-    def close(self):
-        for conn in self.conns.values():
-            conn.close()
-
-
-@pytest.fixture(scope="module")
-def up(sandbox):
-    upstream = Upstream(sandbox.settings)
-    yield upstream
-    upstream.close()
-
-
 @pytest.fixture(scope="module")
 def owner(sandbox):
     with contextlib.closing(sandbox.connect()) as conn:
@@ -96,7 +54,7 @@ def owner(sandbox):
         yield conn
 
 
-def new_student(up: Upstream, *, tz="UTC", track="SOC", cohort=True, mentor=True, last_login=None):
+def new_student(up, *, tz="UTC", track="SOC", cohort=True, mentor=True, last_login=None):
     sid = str(uuid.uuid4())
     cohort_id = mentor_id = None
     if cohort:
