@@ -158,3 +158,15 @@ def up(sandbox):
     upstream = Upstream(sandbox.settings)
     yield upstream
     upstream.close()
+
+
+@pytest.fixture(scope="module")
+def owner(sandbox):
+    """A module-long autocommit connection acting as dashboard_owner, session TimeZone UTC
+    (tests/test_sql_*.py build hand-made students through it)."""
+    with contextlib.closing(sandbox.connect()) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("set role dashboard_owner")
+            cur.execute("set timezone = 'UTC'")
+        yield conn

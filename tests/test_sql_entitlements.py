@@ -4,7 +4,6 @@ as a student (the expected feature sets are written out by hand from sql/migrati
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
@@ -50,16 +49,6 @@ def masked_for(features: set[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def owner(sandbox):
-    with contextlib.closing(sandbox.connect()) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("set role dashboard_owner")
-            cur.execute("set timezone = 'UTC'")
-        yield conn
 
 
 def entitlements(owner, tier, status, period_end, enhanced_start, at=AT):

@@ -44,16 +44,6 @@ def days(first: date, last: date):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def owner(sandbox):
-    with contextlib.closing(sandbox.connect()) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("set role dashboard_owner")
-            cur.execute("set timezone = 'UTC'")
-        yield conn
-
-
 def new_student(up, *, tz="UTC", track="SOC", cohort=True, mentor=True, last_login=None):
     sid = str(uuid.uuid4())
     cohort_id = mentor_id = None
