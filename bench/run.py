@@ -201,7 +201,7 @@ def cycle(cur) -> dict:
     seconds, result = timed(cur, "select dashboard.refresh_all()")
     cur.execute(
         "select kind, sum(duration_ms) from ops.refresh_log "
-        "where started_at >= now() - make_interval(secs => %s) and kind in ('staging', 'matview', 'cache') "
+        "where started_at >= now() - make_interval(secs => %s) and kind in ('staging', 'derive', 'matview', 'cache', 'notify') "
         "group by kind",
         (seconds + 1,),
     )
@@ -260,14 +260,20 @@ def bench_size(n: int, args) -> dict:
             "select user_id::text from serving.student_dashboard_cache order by random() limit 200"
         )
         sample = [r[0] for r in cur.fetchall()]
-        per_student = []
-        for sid in sample[: 50 if args.quick else 200]:
-            seconds, _ = timed(cur, "select dashboard.refresh_student(%s)", (sid,))
-            per_student.append(seconds * 1000)
-        result["refresh_student_ms"] = {
-            "p50": round(pct(per_student, 50), 1),
-            "p95": round(pct(per_student, 95), 1),
-        }
+        # Per student, each call its own transaction as a worker or the API runs it: from
+        # staging (dashboard.recompute_student) and with the upstream pull (refresh_student).
+        for key, fn in (
+            ("recompute_student_ms", "recompute_student"),
+            ("refresh_student_ms", "refresh_student"),
+        ):
+            per_student = []
+            for sid in sample[: 50 if args.quick else 200]:
+                seconds, _ = timed(cur, f"select dashboard.{fn}(%s)", (sid,))
+                per_student.append(seconds * 1000)
+            result[key] = {
+                "p50": round(pct(per_student, 50), 1),
+                "p95": round(pct(per_student, 95), 1),
+            }
         cur.execute(
             "update ops.dashboard_update_queue set status = 'done' where status = 'pending'"
         )
@@ -385,10 +391,11 @@ def machine() -> dict:
 def markdown(run: dict) -> str:
     lines = [
         f"\n### {run['date']} — {run['machine']['cpus']} cores, {run['machine']['cpu']}\n",
-        "| students | seed s | quiet cycle s | 1% cycle s | 100% cycle s | refresh/student p50/p95 ms | "
+        "| students | seed s | quiet cycle s | 1% cycle s | 100% cycle s | recompute/student p50/p95 ms | "
+        "refresh/student p50/p95 ms | "
         "cold start p95 ms | drain /s | floor rps | dashboard rps (ratio) | missions | curriculum | "
         "profile | dashboard p99 ms @60% idle / during refresh | worker RSS MB | db size |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in run["results"]:
         w = r["wrk"]
@@ -404,6 +411,7 @@ def markdown(run: dict) -> str:
         lines.append(
             f"| {r['students']:,} | {r['seed_seconds']} | {r['cycle_quiet']['seconds']} | "
             f"{r['cycle_1pct']['seconds']} | {r.get('cycle_100pct', {}).get('seconds', '-')} | "
+            f"{r['recompute_student_ms']['p50']} / {r['recompute_student_ms']['p95']} | "
             f"{r['refresh_student_ms']['p50']} / {r['refresh_student_ms']['p95']} | {r['cold_start_ms']['p95']} | "
             f"{r['queue_drain_per_second']} | {w['floor']['rps']} | {ep('dashboard')} | {ep('missions')} | "
             f"{ep('curriculum')} | {ep('profile')} | {ol} | {max(r['worker_rss_mb'] or [0])} | "

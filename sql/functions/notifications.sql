@@ -83,21 +83,36 @@ $$;
  *                           tier unlocks mentor_feedback at `at` (changes requested by the
  *                           mentor is told once, by changes_requested)
  *   enhanced_access_ending  the enhanced-access window (dashboard.entitlements) ends within 14 days
- * Event kinds look back 7 days only, so a first run does not replay history. Texts name the
+ * Event kinds look back 7 days only, so a first run does not replay history. With p_since (the
+ * cycle passes its previous run's start), only what can be new since is considered: students
+ * whose mission or cache rows were merged since (index on refreshed_at), and deadlines that
+ * entered a window since; each per-student refresh generates for its own student without it.
+ * Texts name the
  * mission but never a masked value (no scores, no feedback). ON CONFLICT DO NOTHING takes no
  * row lock: generation never waits on the delivery job.
  * Cost: each branch drops candidates already in the outbox with one probe of the unique key
  * before anything else is computed (entitlements, texts, consent), so a cycle in which nothing
  * is new costs an index range scan and a probe per candidate.
  */
-create or replace function dashboard.generate_notifications(p_at timestamptz default now(), p_user uuid default null)
+create or replace function dashboard.generate_notifications(p_at timestamptz default now(), p_user uuid default null,
+                                                           p_since timestamptz default null)
 returns integer
-language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan   -- the null tests on p_user and p_since are planned away
+as $$
 declare
   v_rows integer;
+  v_users uuid[];               -- with p_since: the students whose rows were merged since
+  v_since_at timestamptz;       -- p_since on the clock of p_at (dashboard.clock may be frozen)
 begin
   if p_at is null then
     raise exception 'generate_notifications needs an instant' using errcode = '22004';
+  end if;
+  if p_since is not null then
+    v_users := array(select m.user_id from serving.student_mission_progress m where m.refreshed_at >= p_since
+                     union
+                     select c.user_id from serving.student_dashboard_cache c where c.refreshed_at >= p_since);
+    v_since_at := p_at - (now() - p_since);
   end if;
   insert into ops.notification_outbox as o
     (user_id, kind, subject, window_key, idempotency_key, title, body, deep_link, urgent, payload,
@@ -123,6 +138,10 @@ begin
        where m.upstream_status in ('not_started', 'in_progress', 'draft', 'revised')
          and m.deadline_at > p_at and m.deadline_at <= p_at + interval '24 hours'
          and (p_user is null or m.user_id = p_user)
+         -- new since: the deadline entered the 24 h or the 1 h window, or the row changed
+         and (p_since is null or m.deadline_at > v_since_at + interval '24 hours'
+              or (m.deadline_at <= p_at + interval '1 hour' and m.deadline_at > v_since_at + interval '1 hour')
+              or m.user_id = any(v_users))
          and not exists (select from ops.notification_outbox o where o.idempotency_key =
                dashboard.notification_key('mission_deadline', m.user_id, m.mission_code, w.window_key))
       union all
@@ -158,6 +177,7 @@ begin
        where m.stage = 'changes_requested'
          and m.reviewed_at > p_at - interval '7 days' and m.reviewed_at <= p_at
          and (p_user is null or m.user_id = p_user)
+         and (p_since is null or m.user_id = any(v_users))
          and not exists (select from ops.notification_outbox o where o.idempotency_key =
                dashboard.notification_key('changes_requested', m.user_id, m.mission_code, dashboard.utc_iso(m.reviewed_at)))
       union all
@@ -181,6 +201,8 @@ begin
                       where tf.tier = c.tier and tf.feature = 'mentor_feedback')
          and 'mentor_feedback' = any(e.features)
          and (p_user is null or m.user_id = p_user)
+         -- new since: the review arrived, or the tier changed (an upgrade unlocks it)
+         and (p_since is null or m.user_id = any(v_users))
          and not exists (select from ops.notification_outbox o where o.idempotency_key =
                dashboard.notification_key('mentor_feedback', m.user_id, m.mission_code, dashboard.utc_iso(m.reviewed_at)))
       union all
@@ -216,7 +238,7 @@ begin
   get diagnostics v_rows = row_count;
   return v_rows;
 end $$;
-comment on function dashboard.generate_notifications(timestamptz, uuid) is
+comment on function dashboard.generate_notifications(timestamptz, uuid, timestamptz) is
   'Insert the push notifications due at an instant (all students or one) into ops.notification_outbox; idempotent.';
 
 /*
@@ -233,7 +255,12 @@ declare
   v_error text;
 begin
   begin
-    v_rows := dashboard.generate_notifications(dashboard.clock(), p_user);
+    v_rows := dashboard.generate_notifications(dashboard.clock(), p_user,
+      -- the cycle: rows merged since its previous successful run (2 minutes of overlap)
+      case when p_user is null then
+        (select max(l.started_at) - interval '2 minutes' from ops.refresh_log l
+          where l.kind = 'notify' and l.target = 'outbox' and l.outcome = 'ok'
+            and l.started_at > now() - interval '50 minutes') end);
   exception when others then
     get stacked diagnostics v_error = message_text;
     perform dashboard.log_event('notify', coalesce(p_user::text, 'outbox'), 'failed', null, v_error, v_started);
@@ -398,7 +425,7 @@ select s.status, count(o.id) as notifications,
  order by array_position(array['pending', 'sent', 'dead', 'suppressed'], s.status);
 comment on view dashboard.notification_status is 'Push outbox depth by status, due now, oldest, most attempts.';
 
-grant execute on function dashboard.generate_notifications(timestamptz, uuid),
+grant execute on function dashboard.generate_notifications(timestamptz, uuid, timestamptz),
   dashboard.claim_notifications(integer, integer),
   dashboard.mark_notification(uuid, boolean, text, integer, text[], integer)
   to dashboard_worker, dashboard_dba;

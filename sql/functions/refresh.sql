@@ -57,20 +57,41 @@ language sql stable as $$
           union select 'UTC') z
 $$;
 
-/* dashboard.inputs_marker(relation, calendar_sensitive) -> the latest change among its inputs. */
+/* dashboard.staging_marker(staging_table) -> its last change: by a cycle's load, or an event. */
+create or replace function dashboard.staging_marker(p_table text) returns timestamptz
+language sql stable as $$
+  select greatest(s.changed_at, (select max(ce.changed_at) from staging.change_events ce
+                                  where ce.staging_table = s.staging_table))
+    from staging.sources s where s.staging_table = p_table
+$$;
+
+/* dashboard.changed_students(tables, since) -> the students whose rows staging loads changed in
+   these tables after `since` (minus 30 seconds: a per-student load that committed after the
+   previous step began; it also recomputed its own student), null when none, and
+   null with full => true when they are so many (a fifth of all) that one pass over everyone
+   is cheaper. */
+create or replace function dashboard.changed_students(p_tables text[], p_since timestamptz,
+                                                      out users uuid[], out full_pass boolean)
+language sql stable as $$
+  select u, coalesce(cardinality(u) > (select count(*) / 5 from staging.identity_students), false)
+    from (select array_agg(distinct c.user_id) as u from staging.student_changes c
+           where c.changed_at > p_since - interval '30 seconds' and c.staging_table = any(p_tables)) x
+$$;
+
+/* dashboard.inputs_marker(relation, calendar_sensitive) -> the latest change among its inputs:
+   staging tables (loads and change events), materialized views (last refresh) and derived
+   tables (last change, ops.refresh_state.changed_at). */
 create or replace function dashboard.inputs_marker(p_relation regclass, p_calendar boolean)
 returns timestamptz
 language sql stable as $$
   select greatest(
-    (select max(greatest(s.changed_at,
-                         (select max(ce.changed_at) from staging.change_events ce
-                           where ce.staging_table = s.staging_table)))
+    (select max(dashboard.staging_marker(s.staging_table))
        from dashboard.relation_inputs ri
        join staging.sources s on format('staging.%I', s.staging_table)::regclass = ri.input
       where ri.relation = p_relation and ri.input_kind = 'r'),
-    (select max(st.last_success_at) from dashboard.relation_inputs ri
-       join ops.refresh_state st on st.target = ri.input::text
-      where ri.relation = p_relation and ri.input_kind = 'm'),
+    (select max(coalesce(st.changed_at, st.last_success_at)) from dashboard.relation_inputs ri
+       join ops.refresh_state st on st.target = ri.input::text     -- matviews, derived tables
+      where ri.relation = p_relation),
     case when p_calendar then dashboard.calendar_marker() end)
 $$;
 
@@ -84,6 +105,7 @@ create or replace function dashboard.refresh_matview(p_matview regclass, p_force
 returns text
 language plpgsql security definer set search_path = pg_catalog, pg_temp
 set work_mem = '1GB'   -- the domain views sort millions of log rows (14M at 100,000 students): in memory
+set max_parallel_workers_per_gather = 0   -- one core, as dashboard.refresh_all
 as $$
 declare
   v_marker timestamptz;
@@ -125,29 +147,38 @@ begin
   return 'ok';
 end $$;
 
-/* dashboard.populate_matviews(): a plain refresh of every materialized view, in order (after the
-   schema is rebuilt; concurrent refreshes need a populated view). */
+/* dashboard.populate_matviews(): the habit histories derived, then a plain refresh of every
+   materialized view, in order (after the schema is rebuilt; concurrent refreshes need a
+   populated view). */
 create or replace function dashboard.populate_matviews() returns void
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare
   m record;
 begin
+  perform dashboard.derive_habit_history_step(true);
   for m in select matview from dashboard.matviews order by refresh_order loop
     perform dashboard.refresh_matview(m.matview, true);
   end loop;
 end $$;
 
 /*
- * Merge statements of the serving tables, generated from the catalog (the columns the target
+ * Merge functions of the serving tables, generated from the catalog (the columns the target
  * shares with its source), so adding a column to a view and a migration is all it takes:
- *   cache_all       active students' rows from mv_student_dashboard, only where something differs
- *   cache_one       one student's row from v_student_dashboard_live ($1), always stamped fresh
- *   missions_all    every student x mission row from v_mission_progress, changed rows only,
- *                   and rows that disappeared upstream deleted
- *   missions_one    the same for one student ($1)
+ *   dashboard.merge_cache_all()          active students' rows from mv_student_dashboard, only
+ *                                        where something differs
+ *   dashboard.merge_cache_one(user)      one student's row from v_student_dashboard_live, always
+ *                                        stamped fresh
+ *   dashboard.merge_missions_all()       every student x mission row from v_mission_progress,
+ *                                        changed rows only, rows gone upstream deleted
+ *   dashboard.merge_missions_one(user)   the same for one student
+ *   dashboard.merge_missions_some(users) the same for a list of students (the cycle's merge
+ *                                        when only some students' submissions changed)
+ * Each returns the rows written. They are PL/pgSQL functions with the statement as static SQL,
+ * not text EXECUTE'd by the callers: PL/pgSQL keeps the plan for the session. Planning the live
+ * view for one student costs more than running it (10 ms of planning against 6 ms of execution
+ * at 10,000 students, 28 ms at 100,000), and a worker or an API connection refreshes student
+ * after student in one session.
  */
-create table dashboard.merge_statements (name text primary key, statement text not null);
-
 create or replace function dashboard.compile_merge(
   p_target regclass, p_source regclass, p_keys text[], p_filter text, p_touch_always boolean,
   p_gone text)
@@ -181,27 +212,48 @@ begin
     case when p_gone is null then '' else ' + (select count(*) from gone)' end);
 end $$;
 
+/* dashboard.define_merge(name, param, statement) creates dashboard.merge_<name>(param), where
+   param (e.g. 'p_user uuid', or null for none) is the statement's $1, returning its row count. */
+create or replace function dashboard.define_merge(p_name text, p_param text, p_statement text)
+returns void
+language plpgsql as $$
+begin
+  execute format(
+    'create function dashboard.%I(%s) returns bigint language plpgsql %s as %L',
+    'merge_' || p_name, coalesce(p_param, ''),
+    -- a few students' rows: JIT (triggered by the views' estimates) only costs; and the list of
+    -- students is planned in (custom plans), for index scans of their rows
+    case when p_param is not null then 'set jit = off set plan_cache_mode = force_custom_plan' else '' end,
+    format('declare v_rows bigint; begin %s into v_rows; return v_rows; end', p_statement));
+end $$;
+
 -- Full merges (p_touch_always false) never overwrite a row refreshed after the merging
 -- transaction began (t.refreshed_at >= now()): a student refreshed on demand while the cycle
 -- ran has newer data than the cycle's snapshots; the next cycle merges them as usual.
 -- What is deleted ("gone"): cache rows of students no longer in identity (a student who is not
 -- in the materialized view yet, e.g. cold-started since its last refresh, keeps their row), and
 -- mission rows whose submission disappeared upstream.
-insert into dashboard.merge_statements values
-  ('cache_all', dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.mv_student_dashboard',
+select dashboard.define_merge(name, param, statement) from (values
+  ('cache_all', null, dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.mv_student_dashboard',
                                         '{user_id}', 's.active', false,
                                         'not exists (select from staging.identity_students i '
                                         'where i.id = t.user_id and i.deleted_at is null)')),
-  ('cache_one', dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.v_student_dashboard_live',
+  ('cache_one', 'p_user uuid', dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.v_student_dashboard_live',
                                         '{user_id}', 's.user_id = $1', true, null)),
-  ('missions_all', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
+  ('missions_all', null, dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
                                            '{user_id,mission_id}', 'true', false,
                                            'not exists (select from dashboard.v_mission_progress s '
                                            'where s.user_id = t.user_id and s.mission_id = t.mission_id)')),
-  ('missions_one', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
+  ('missions_one', 'p_user uuid', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
                                            '{user_id,mission_id}', 's.user_id = $1', false,
                                            't.user_id = $1 and not exists (select from dashboard.v_mission_progress s '
-                                           'where s.user_id = t.user_id and s.mission_id = t.mission_id)'));
+                                           'where s.user_id = $1 and s.user_id = t.user_id and s.mission_id = t.mission_id)')),
+  ('missions_some', 'p_users uuid[]', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
+                                           '{user_id,mission_id}', 's.user_id = any($1)', false,
+                                           -- the students' own rows on both sides (else every submission is hashed)
+                                           't.user_id = any($1) and not exists (select from dashboard.v_mission_progress s '
+                                           'where s.user_id = any($1) and s.user_id = t.user_id and s.mission_id = t.mission_id)'))
+) m(name, param, statement);
 
 /* Advisory lock keys (the first int of pg_try_advisory_xact_lock(int, int)). */
 create or replace function dashboard.lock_class(p_name text) returns integer
@@ -212,8 +264,8 @@ $$;
 
 /*
  * dashboard.recompute_student(user_id) -> jsonb {user_id, found, cache_rows, mission_rows}
- * One student's cache row and mission rows recomputed from staging as it is now (the live
- * views), without asking the upstreams. The second half of refresh_student.
+ * One student's habit histories, cache row and mission rows recomputed from staging as it is
+ * now (the live views), without asking the upstreams. The second half of refresh_student.
  */
 create or replace function dashboard.recompute_student(p_user uuid) returns jsonb
 language plpgsql security definer set search_path = pg_catalog, pg_temp set jit = off as $$
@@ -226,8 +278,9 @@ begin
     delete from serving.student_mission_progress where user_id = p_user;
     return jsonb_build_object('user_id', p_user, 'found', false);
   end if;
-  execute (select statement from dashboard.merge_statements where name = 'cache_one') into v_cache using p_user;
-  execute (select statement from dashboard.merge_statements where name = 'missions_one') into v_missions using p_user;
+  perform dashboard.derive_habit_history(array[p_user]);
+  v_cache := dashboard.merge_cache_one(p_user);
+  v_missions := dashboard.merge_missions_one(p_user);
   return jsonb_build_object('user_id', p_user, 'found', true, 'cache_rows', v_cache, 'mission_rows', v_missions);
 end $$;
 
@@ -271,10 +324,70 @@ comment on function dashboard.refresh_student(uuid) is
   'Refresh one student now: upstream rows into staging, then their cache row and mission rows.';
 
 /*
+ * dashboard.derive_habit_history_step(force) -> rows written, or 'failed'
+ * The cycle's step for dashboard.habit_history (sql/views/habit_history.sql): the students whose
+ * habits, logs or identity a staging load changed since the previous step
+ * (dashboard.changed_students) are derived again from their logs, then every history whose
+ * local day moved on is walked again. Everything when forced, on the first run, when a fifth of
+ * the students changed, or when the previous success is older than the change log's retention
+ * (finish_cycle keeps an hour). A
+ * failure is logged and leaves the previous histories (readers still walk them as of today).
+ */
+create or replace function dashboard.derive_habit_history_step(p_force boolean default false) returns text
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  v_state ops.refresh_state;
+  v_full boolean;
+  v_users uuid[];
+  v_rows bigint := 0;
+  v_started timestamptz := clock_timestamp();
+  v_error text;
+begin
+  select * into v_state from ops.refresh_state where target = 'dashboard.habit_history';
+  v_full := p_force or v_state.inputs_marker is null
+            or v_state.inputs_marker < now() - interval '50 minutes';
+  if not v_full then
+    select c.users, c.full_pass into v_users, v_full
+      from dashboard.changed_students('{coaching_habits,coaching_habit_logs,identity_students}',
+                                      v_state.inputs_marker) c;
+  end if;
+  begin
+    if v_full then
+      v_rows := dashboard.derive_habit_history(null);
+    else
+      if v_users is not null then
+        v_rows := dashboard.derive_habit_history(v_users);
+      end if;
+      v_rows := v_rows + dashboard.roll_habit_history();
+    end if;
+  exception when others then
+    get stacked diagnostics v_error = message_text;
+    insert into ops.refresh_state (target, last_failure_at, last_error)
+    values ('dashboard.habit_history', clock_timestamp(), v_error)
+    on conflict (target) do update set last_failure_at = excluded.last_failure_at,
+                                       last_error = excluded.last_error;
+    perform dashboard.log_event('derive', 'dashboard.habit_history', 'failed', null, v_error, v_started);
+    return 'failed';
+  end;
+  -- inputs_marker: the changes consumed, up to this transaction's start
+  insert into ops.refresh_state as st (target, last_success_at, inputs_marker, last_rows, changed_at)
+  values ('dashboard.habit_history', clock_timestamp(), now(), v_rows,
+          case when v_rows > 0 then clock_timestamp() end)
+  on conflict (target) do update set last_success_at = excluded.last_success_at,
+    inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null,
+    changed_at = coalesce(excluded.changed_at, st.changed_at);
+  perform dashboard.log_event('derive', 'dashboard.habit_history', 'ok', v_rows,
+                              case when v_full then 'full' end, v_started);
+  return v_rows::text;
+end $$;
+
+/*
  * The 5-minute cycle as a list of steps, so the job (dashboard.refresh_all) and the DBA's
  * `och-dashboard refresh --all` (which shows a progress bar) run exactly the same thing:
  *   staging:<table>   incremental load of one staging table (skipped when its upstream already
  *                     failed in this cycle)
+ *   derive:<table>    a derived table maintained incrementally: dashboard.habit_history
+ *                     (dashboard.derive_habit_history_step)
  *   matview:<name>    dashboard.refresh_matview: concurrently, only when its inputs changed
  *   merge:<table>     merge a serving table, only when its inputs moved since its last merge
  *   notify:outbox     push notifications now due (dashboard.run_notify_step, sql/functions/notifications.sql)
@@ -283,6 +396,8 @@ comment on function dashboard.refresh_student(uuid) is
 create or replace function dashboard.cycle_steps() returns setof text
 language sql stable as $$
   (select 'staging:' || staging_table from staging.sources order by service, staging_table)
+  union all
+  select 'derive:dashboard.habit_history'
   union all
   (select 'matview:' || matview::text from dashboard.matviews order by refresh_order)
   union all
@@ -305,7 +420,10 @@ end $$;
 
 /* dashboard.run_cycle_step(step, force) -> outcome ('ok', 'skipped', 'failed' or rows merged). */
 create or replace function dashboard.run_cycle_step(p_step text, p_force boolean default false) returns text
-language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp
+set work_mem = '1GB'                      -- as dashboard.refresh_all, for `och-dashboard refresh --all`
+set max_parallel_workers_per_gather = 0   -- which runs the steps one by one
+as $$
 declare
   v_kind text := split_part(p_step, ':', 1);
   v_name text := substr(p_step, length(split_part(p_step, ':', 1)) + 2);
@@ -314,6 +432,9 @@ declare
   v_rows bigint;
   v_error text;
   v_marker timestamptz;
+  v_state ops.refresh_state;
+  v_full boolean;
+  v_users uuid[];
 begin
   if not pg_try_advisory_xact_lock(dashboard.lock_class('refresh_all'), 0) then
     -- the lock is re-entrant for its holder: failing here means another cycle runs
@@ -339,6 +460,8 @@ begin
       perform dashboard.log_event('staging', v_name, 'failed', null, v_error, v_started);
       return 'failed';
     end;
+  when 'derive' then
+    return dashboard.derive_habit_history_step(p_force);
   when 'matview' then
     return dashboard.refresh_matview(v_name::regclass, p_force);
   when 'merge' then
@@ -351,9 +474,24 @@ begin
       perform dashboard.log_event('cache', v_name, 'skipped', 0, 'inputs unchanged', v_started);
       return 'skipped';
     end if;
-    execute (select statement from dashboard.merge_statements
-              where name = case v_name when 'serving.student_dashboard_cache' then 'cache_all'
-                                       else 'missions_all' end) into v_rows;
+    if v_name = 'serving.student_dashboard_cache' then
+      v_rows := dashboard.merge_cache_all();
+    else
+      -- mission rows: only the students whose submissions changed, unless the mission catalogue
+      -- changed (every row shows its title), a fifth of the students changed, or the previous
+      -- merge is older than the change log's retention
+      select * into v_state from ops.refresh_state where target = v_name;
+      v_full := p_force or v_state.last_success_at is null
+                or v_state.last_success_at < now() - interval '50 minutes'
+                or dashboard.staging_marker('missions_missions') > v_state.inputs_marker;
+      if not v_full then
+        select c.users, c.full_pass into v_users, v_full
+          from dashboard.changed_students('{missions_submissions}', v_state.last_success_at) c;
+      end if;
+      v_rows := case when v_full then dashboard.merge_missions_all()
+                     when v_users is null then 0
+                     else dashboard.merge_missions_some(v_users) end;
+    end if;
     insert into ops.refresh_state (target, last_success_at, inputs_marker, last_rows)
     values (v_name, clock_timestamp(), v_marker, v_rows)
     on conflict (target) do update set last_success_at = excluded.last_success_at,
@@ -383,6 +521,7 @@ begin
            where changed_at < now() - interval '1 hour' group by staging_table) e
    where e.staging_table = s.staging_table;
   delete from staging.change_events where changed_at < now() - interval '1 hour';
+  delete from staging.student_changes where changed_at < now() - interval '1 hour';
   perform dashboard.log_event('cycle', 'refresh_all', 'ok', null,
                               case when v_unknown is not null
                                    then 'subscription tiers treated as free: ' || v_unknown end,
@@ -398,6 +537,10 @@ end $$;
 create or replace function dashboard.refresh_all(p_force boolean default false) returns jsonb
 language plpgsql security definer set search_path = pg_catalog, pg_temp
 set work_mem = '1GB'   -- the domain views sort millions of log rows (14M at 100,000 students): in memory
+-- One core for the cycle: parallel workers would take every core of the database server from
+-- the API for the cycle's duration (the API's p99 went from 18 to 498 ms during a full cycle on
+-- two cores). A DBA with cores to spare can raise it: alter function ... set max_parallel_workers_per_gather.
+set max_parallel_workers_per_gather = 0
 as $$
 declare
   v_step text;
@@ -487,7 +630,7 @@ comment on function dashboard.process_update_queue(integer) is
 grant execute on function dashboard.refresh_all(boolean), dashboard.refresh_student(uuid),
   dashboard.recompute_student(uuid),
   dashboard.cycle_steps(), dashboard.try_begin_cycle(), dashboard.run_cycle_step(text, boolean),
-  dashboard.finish_cycle(timestamptz, jsonb),
+  dashboard.finish_cycle(timestamptz, jsonb), dashboard.derive_habit_history_step(boolean),
   dashboard.process_update_queue(integer), dashboard.refresh_matview(regclass, boolean),
   dashboard.enqueue_update(uuid, ops.update_priority, text)
   to dashboard_worker, dashboard_dba;
@@ -525,8 +668,7 @@ begin
   exception when others then
     raise warning 'missions upstream unavailable for student %: %', p_user, sqlerrm;
   end;
-  execute (select statement from dashboard.merge_statements where name = 'missions_one')
-    into v_merged using p_user;
+  v_merged := dashboard.merge_missions_one(p_user);
   return v_rows + v_merged;
 end $$;
 

@@ -36,6 +36,8 @@ declare
   has_updated boolean;
   src text;
   upsert text;
+  student_ref text;
+  record_changes text;
   n integer := 0;
 begin
   delete from dashboard.staging_statements;
@@ -63,32 +65,40 @@ begin
                             (select string_agg(format('t.%I', c), ', ') from unnest(cols) c where c <> all(keys)),
                             (select string_agg(format('excluded.%I', c), ', ') from unnest(cols) c where c <> all(keys)));
     src := format('select %s from fdw_%s.%I', col_list, s.service, s.foreign_table);
+    student_ref := case when s.student_column is null then 'null::uuid' else format('t.%I', s.student_column) end;
     upsert := format(
       'up as (insert into staging.%1$I as t (%2$s) select %2$s from src %3$s '
-      'on conflict (%4$s) do update set %5$s where %6$s returning 1)',
+      'on conflict (%4$s) do update set %5$s where %6$s returning %7$s as user_id)',
       s.staging_table, col_list,
       case when has_deleted then 'where deleted_at is null' else '' end,
       (select string_agg(format('%I', c), ', ') from unnest(keys) c),
-      set_list, distinct_cond);
+      set_list, distinct_cond, student_ref);
+    -- the students whose rows this load changed (nothing for catalogues: their readers rebuild)
+    record_changes := case when s.student_column is null then ''
+      else format(', chg as (insert into staging.student_changes (staging_table, user_id) '
+                  'select %L, user_id from (select user_id from up union select user_id from del) c)',
+                  s.staging_table) end;
 
     insert into dashboard.staging_statements values (
       s.staging_table, s.service, s.student_column,
       -- incremental
-      format('with src as materialized (%s %s), %s, del as (%s) '
+      format('with src as materialized (%s %s), %s, del as (%s)%s '
              'select (select count(*) from up) + (select count(*) from del), (select max(updated_at) from src)',
              src,
              case when has_updated then 'where updated_at > $1::timestamptz' else '' end,
              upsert,
              case when has_deleted
-                  then format('delete from staging.%I t using src where %s and src.deleted_at is not null returning 1',
-                              s.staging_table, key_match)
-                  else 'select 1 where false' end),
+                  then format('delete from staging.%I t using src where %s and src.deleted_at is not null returning %s as user_id',
+                              s.staging_table, key_match, student_ref)
+                  else 'select null::uuid as user_id where false' end,
+             record_changes),
       -- full reload: upsert everything, delete what is gone or soft-deleted upstream
       format('with src as materialized (%s), %s, del as (delete from staging.%I t where not exists '
-             '(select from src where %s %s) returning 1) '
+             '(select from src where %s %s) returning %s as user_id)%s '
              'select (select count(*) from up) + (select count(*) from del), %s',
              src, upsert, s.staging_table, key_match,
              case when has_deleted then 'and src.deleted_at is null' else '' end,
+             student_ref, record_changes,
              case when has_updated then '(select max(updated_at) from src)' else 'null::timestamptz' end),
       -- the first load into an empty table: one streaming insert (a 14M-row upsert with the
       -- full reload's anti-join delete spills to disk for many minutes)
@@ -101,10 +111,11 @@ begin
       -- one student's rows (the filter on the student column is shipped to the upstream)
       case when s.student_column is not null then
         format('with src as materialized (%s where %I = $1), %s, del as (delete from staging.%I t '
-               'where t.%I = $1 and not exists (select from src where %s %s) returning 1) '
+               'where t.%I = $1 and not exists (select from src where %s %s) returning %s as user_id)%s '
                'select (select count(*) from up) + (select count(*) from del)',
                src, s.student_column, upsert, s.staging_table, s.student_column, key_match,
-               case when has_deleted then 'and src.deleted_at is null' else '' end)
+               case when has_deleted then 'and src.deleted_at is null' else '' end,
+               student_ref, record_changes)
       end);
     n := n + 1;
   end loop;

@@ -3,65 +3,44 @@
  * Local dates use the student's effective timezone (dashboard.v_identity.timezone); "this week"
  * is the local ISO week (Monday to today).
  *
- * Written set-based, and keyed by student first (DISTINCT ON / GROUP BY lead with student_id):
- * a full refresh is one sorted pass over the logs, and a filter on one student (the live path,
- * dashboard.v_student_dashboard_live) is pushed down to index scans of that student's rows. A
- * per-habit lateral lookup cost 0.28 ms a habit here: 56 s for 200,000 habits.
+ * Streaks and this week's habit completions come from the kept habit histories
+ * (dashboard.habit_history, sql/views/habit_history.sql), so a refresh reads one row per habit
+ * instead of sorting every log. Goals and reflections are keyed by student first (GROUP BY leads
+ * with student_id): a filter on one student (the live path, dashboard.v_student_dashboard_live)
+ * is pushed down to index scans of that student's rows.
  */
 
-/* dashboard.v_habit_days: one resolved status per habit and local day: of several logs for one
-   day the one logged last wins (ties: completed > skipped > missed, as dashboard.habit_streak). */
-create view dashboard.v_habit_days as
-select distinct on (l.student_id, l.habit_id, l.log_date)
-       l.student_id as user_id, l.habit_id, l.log_date, l.status
-  from staging.coaching_habit_logs l
- where l.deleted_at is null
- order by l.student_id, l.habit_id, l.log_date, l.logged_at desc nulls last,
-          case l.status when 'completed' then 0 when 'skipped' then 1 else 2 end;
-comment on view dashboard.v_habit_days is 'One status per habit and local day (the log recorded last wins).';
-
-/* dashboard.v_habit_units: per habit, its units (days, or ISO-week Mondays for weekly habits)
-   in order with their resolved status (a week's is the best of its days'), as two arrays. */
-create view dashboard.v_habit_units as
-select u.user_id, u.habit_id,
-       array_agg(u.unit order by u.unit)   as units,
-       array_agg(u.status order by u.unit) as statuses
-  from (select d.user_id, d.habit_id,
-               case when h.frequency = 'weekly' then date_trunc('week', d.log_date)::date
-                    else d.log_date end as unit,
-               (array_agg(d.status order by case d.status when 'completed' then 0
-                                                          when 'skipped' then 1 else 2 end))[1] as status
-          from dashboard.v_habit_days d
-          -- on the student too: one student's query then reads their habits by index, not all
-          join staging.coaching_habits h on h.id = d.habit_id and h.student_id = d.user_id
-         group by d.user_id, d.habit_id, 3) u
- group by u.user_id, u.habit_id;
-comment on view dashboard.v_habit_units is 'Each habit''s days (or weeks) with their resolved status, in order.';
-
-/* dashboard.v_habit_streaks: current and longest streak per habit, as of dashboard.clock(),
-   by dashboard.streak_walk (the rules are documented there and mirrored by clients/web/streak.js;
-   units after today are ignored by it). */
+/* dashboard.v_habit_streaks: current and longest streak, at-risk flag and completions this week
+   per habit, as of dashboard.clock(): from dashboard.habit_history when it is for the student's
+   local today, else walked now from its stored units. */
 create view dashboard.v_habit_streaks as
-select h.student_id                       as user_id,
-       h.id                               as habit_id,
+select h.student_id                                             as user_id,
+       h.id                                                     as habit_id,
        h.name,
        h.frequency,
        h.active,
-       s.current_streak,
-       s.longest_streak,
-       s.at_risk
+       coalesce(w.current_streak, hh.current_streak, 0)         as current_streak,
+       coalesce(w.longest_streak, hh.longest_streak, 0)         as longest_streak,
+       coalesce(w.at_risk, hh.at_risk, false)                   as at_risk,
+       coalesce(w.completed_week, hh.completed_week, 0)         as completed_week
   from staging.coaching_habits h
   join dashboard.v_identity i on i.user_id = h.student_id
-  left join dashboard.v_habit_units u on u.user_id = h.student_id and u.habit_id = h.id
+  left join dashboard.habit_history hh on hh.habit_id = h.id and hh.user_id = h.student_id
   cross join lateral (
-    select (dashboard.clock() at time zone i.timezone)::date as today,
-           h.frequency = 'weekly'                            as weekly) t
-  cross join lateral dashboard.streak_walk(
-    coalesce(u.units, '{}'), coalesce(u.statuses, '{}'),
-    case when t.weekly then date_trunc('week', t.today)::date else t.today end,
-    case when t.weekly then 7 else 1 end) s
+    select d.today, date_trunc('week', d.today)::date as week_start, h.frequency = 'weekly' as weekly
+      from (select (dashboard.clock() at time zone i.timezone)::date as today) d) t
+  -- walked only when the stored figures are not for today (a one-time filter: skipped otherwise)
+  left join lateral (
+    select s.current_streak, s.longest_streak, s.at_risk,
+           dashboard.completed_units(hh.units, hh.statuses, t.week_start, t.today) as completed_week
+      from dashboard.streak_walk(coalesce(hh.units, '{}'), coalesce(hh.statuses, '{}'),
+                                 case when t.weekly then t.week_start else t.today end,
+                                 case when t.weekly then 7 else 1 end) s
+     where hh.as_of is not null and hh.as_of <> t.today
+    offset 0) w on true   -- kept a subquery, so the condition gates it instead of filtering its rows
  where h.deleted_at is null;
-comment on view dashboard.v_habit_streaks is 'Current and longest streak and at-risk flag per habit, as of now.';
+comment on view dashboard.v_habit_streaks is
+  'Current and longest streak, at-risk flag and completions this week per habit, as of now (from dashboard.habit_history).';
 
 /*
  * dashboard.v_coaching_summary: one row per student.
@@ -87,29 +66,18 @@ with calendar as not materialized (  -- inlined where used, so a filter on one s
       offset 0) t
 ),
 streaks as (
+  -- this week's completions: a daily habit counts its completed days, a weekly one its week
   select hs.user_id,
          max(hs.current_streak) filter (where hs.frequency = 'daily') as current_streak,
          max(hs.longest_streak) filter (where hs.frequency = 'daily') as longest_streak,
          bool_or(hs.at_risk) filter (where hs.frequency = 'daily')    as streak_at_risk,
-         count(*)::integer                                            as habits_active
+         count(*)::integer                                            as habits_active,
+         sum(hs.completed_week)                                       as completed_week,
+         count(*) filter (where hs.frequency = 'daily')               as daily_habits,
+         count(*) filter (where hs.frequency = 'weekly')              as weekly_habits
     from dashboard.v_habit_streaks hs
    where hs.active
    group by hs.user_id
-),
-week_habits as (
-  select h.student_id as user_id,
-         round(100.0 * (count(d.habit_id) filter (where h.frequency = 'daily' and d.status = 'completed')
-                        + count(distinct d.habit_id) filter (where h.frequency = 'weekly' and d.status = 'completed'))
-               / nullif((min(c.today) - min(c.week_start) + 1) * count(distinct h.id) filter (where h.frequency = 'daily')
-                        + count(distinct h.id) filter (where h.frequency = 'weekly'), 0), 2)
-           as habit_completion_pct_week
-    from staging.coaching_habits h
-    join calendar c on c.user_id = h.student_id
-    left join (select * from dashboard.v_habit_days
-                where log_date >= (dashboard.clock() at time zone 'UTC')::date - 8) d  -- a week back, any zone
-      on d.user_id = h.student_id and d.habit_id = h.id and d.log_date between c.week_start and c.today
-   where h.active and h.deleted_at is null
-   group by h.student_id
 ),
 goals as (
   select gl.student_id as user_id,
@@ -139,7 +107,9 @@ select c.user_id,
        coalesce(s.longest_streak, 0)        as longest_streak,
        coalesce(s.streak_at_risk, false)    as streak_at_risk,
        coalesce(s.habits_active, 0)         as habits_active,
-       w.habit_completion_pct_week,
+       round(100.0 * s.completed_week
+             / nullif((c.today - c.week_start + 1) * s.daily_habits + s.weekly_habits, 0), 2)
+                                            as habit_completion_pct_week,
        coalesce(g.goals_active, 0)          as goals_active,
        coalesce(g.goals_completed_today, 0) as goals_completed_today,
        coalesce(g.goals_completed_week, 0)  as goals_completed_week,
@@ -147,7 +117,6 @@ select c.user_id,
        coalesce(r.reflections_7d, 0)        as reflections_7d
   from calendar c
   left join streaks s on s.user_id = c.user_id
-  left join week_habits w on w.user_id = c.user_id
   left join goals g on g.user_id = c.user_id
   left join reflections r on r.user_id = c.user_id;
 comment on view dashboard.v_coaching_summary is
