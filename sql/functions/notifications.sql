@@ -84,9 +84,10 @@ $$;
  *                           mentor is told once, by changes_requested)
  *   enhanced_access_ending  the enhanced-access window (dashboard.entitlements) ends within 14 days
  * Event kinds look back 7 days only, so a first run does not replay history. With p_since (the
- * cycle passes its previous run's start), only what can be new since is considered: students
- * whose mission or cache rows were merged since (index on refreshed_at), and deadlines that
- * entered a window since; each per-student refresh generates for its own student without it.
+ * cycle passes its previous run's transaction start), only what can be new after it is
+ * considered: students whose mission or cache rows were merged after it (index on
+ * refreshed_at), and deadlines that entered a window after it; each per-student refresh
+ * generates for its own student without it.
  * Texts name the
  * mission but never a masked value (no scores, no feedback). ON CONFLICT DO NOTHING takes no
  * row lock: generation never waits on the delivery job.
@@ -99,6 +100,7 @@ create or replace function dashboard.generate_notifications(p_at timestamptz def
 returns integer
 language plpgsql security definer set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_custom_plan   -- the null tests on p_user and p_since are planned away
+set jit = off                             -- compiling cost more than a cycle's run
 as $$
 declare
   v_rows integer;
@@ -109,9 +111,9 @@ begin
     raise exception 'generate_notifications needs an instant' using errcode = '22004';
   end if;
   if p_since is not null then
-    v_users := array(select m.user_id from serving.student_mission_progress m where m.refreshed_at >= p_since
+    v_users := array(select m.user_id from serving.student_mission_progress m where m.refreshed_at > p_since
                      union
-                     select c.user_id from serving.student_dashboard_cache c where c.refreshed_at >= p_since);
+                     select c.user_id from serving.student_dashboard_cache c where c.refreshed_at > p_since);
     v_since_at := p_at - (now() - p_since);
   end if;
   insert into ops.notification_outbox as o
@@ -253,14 +255,15 @@ declare
   v_started timestamptz := clock_timestamp();
   v_rows integer;
   v_error text;
+  v_since timestamptz;
 begin
   begin
-    v_rows := dashboard.generate_notifications(dashboard.clock(), p_user,
-      -- the cycle: rows merged since its previous successful run (2 minutes of overlap)
-      case when p_user is null then
-        (select max(l.started_at) - interval '2 minutes' from ops.refresh_log l
-          where l.kind = 'notify' and l.target = 'outbox' and l.outcome = 'ok'
-            and l.started_at > now() - interval '50 minutes') end);
+    -- the cycle: what is new since its previous successful run began (a run considers all when
+    -- none ran in the last 50 minutes); a per-student refresh: everything for its student
+    v_since := case when p_user is null then
+      (select st.inputs_marker from ops.refresh_state st
+        where st.target = 'ops.notification_outbox' and st.last_success_at > now() - interval '50 minutes') end;
+    v_rows := dashboard.generate_notifications(dashboard.clock(), p_user, v_since);
   exception when others then
     get stacked diagnostics v_error = message_text;
     perform dashboard.log_event('notify', coalesce(p_user::text, 'outbox'), 'failed', null, v_error, v_started);
@@ -268,6 +271,13 @@ begin
     return 'failed';
   end;
   if p_user is null then
+    -- inputs_marker: this transaction's start. Rows merged in it are seen by this run; rows a
+    -- per-student refresh merges later carry a later instant; one that began earlier and
+    -- commits later generated its own student's notifications.
+    insert into ops.refresh_state as st (target, last_success_at, inputs_marker, last_rows)
+    values ('ops.notification_outbox', clock_timestamp(), now(), v_rows)
+    on conflict (target) do update set last_success_at = excluded.last_success_at,
+      inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null;
     perform dashboard.log_event('notify', 'outbox', 'ok', v_rows, null, v_started);
   end if;
   return v_rows::text;

@@ -163,6 +163,11 @@ begin
   select * into strict src from staging.sources where staging_table = p_table for no key update;
   if p_full and src.watermark is null and dashboard.staging_is_empty(p_table) then
     execute st.initial_load into v_changed, v_max;
+    -- the bulk insert records no changed students itself: every student in the table changed
+    if st.student_column is not null then
+      execute format('insert into staging.student_changes (staging_table, user_id) '
+                     'select %L, %I from staging.%I group by 2', p_table, st.student_column, p_table);
+    end if;
   elsif p_full or src.last_load_started_at is null then
     execute st.full_reload into v_changed, v_max;
   else

@@ -1,0 +1,687 @@
+"""The incremental refresh cycle against the real database: staging loads record which students
+they changed (staging.student_changes), the kept habit histories (dashboard.habit_history) are
+derived again for those students only and rolled forward when a local day starts, readers walk
+the stored units when the stored figures are not for today, the mission rows are merged for the
+changed students only (everyone when the mission catalogue changed), and recompute_student
+derives one student's histories.
+
+Upstream rows are changed through the stand-ins (upstream_conn), then staging is loaded and the
+cycle run as dashboard_owner, as the product does. The session's sandbox is shared with the other
+test modules: only rows of students picked here are changed upstream, and what is changed in the
+dashboard (the clock setting, stored figures, a served row) is put back.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# habit_history's columns, in order (dashboard.v_habit_history has the same)
+HISTORY_COLUMNS = (
+    "habit_id, user_id, weekly, units, statuses, as_of, "
+    "current_streak, longest_streak, at_risk, completed_week"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def rows(conn, sql, params=()):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def one(conn, sql, params=()):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()
+
+
+def scalar(conn, sql, params=()):
+    return one(conn, sql, params)[0]
+
+
+def refresh_all(owner_conn, force: bool = False) -> dict:
+    (result,) = one(owner_conn, "select dashboard.refresh_all(%s)", (force,))
+    assert "skipped" not in result, result
+    return result
+
+
+def db_now(conn):
+    """The database server's clock (staging.student_changes.changed_at is stamped by it)."""
+    return one(conn, "select clock_timestamp()")[0]
+
+
+def changes_since(conn, since) -> set[tuple[str, str]]:
+    """{(staging_table, student)} recorded in staging.student_changes after `since`."""
+    return set(
+        rows(
+            conn,
+            "select staging_table, user_id::text from staging.student_changes "
+            "where changed_at > %s",
+            (since,),
+        )
+    )
+
+
+def history_diff(conn, users: list[str] | None = None) -> list[tuple]:
+    """Rows of dashboard.habit_history and dashboard.v_habit_history that the other lacks (all
+    columns compared), tagged 'stored only' / 'live only'; [] when they are equal."""
+    where = "" if users is None else "where user_id = any(%(users)s::uuid[])"
+    sql = (
+        f"select 'stored only', * from (select {HISTORY_COLUMNS} from dashboard.habit_history {where} "
+        f"except select {HISTORY_COLUMNS} from dashboard.v_habit_history {where}) a "
+        "union all "
+        f"select 'live only', * from (select {HISTORY_COLUMNS} from dashboard.v_habit_history {where} "
+        f"except select {HISTORY_COLUMNS} from dashboard.habit_history {where}) b "
+        "order by 2, 1"
+    )
+    return rows(conn, sql, {"users": users})
+
+
+def history_of(conn, users: list[str]) -> dict[str, tuple]:
+    """habit_id -> (xmin, the row's columns) of these students' stored histories."""
+    return {
+        r[0]: (r[1], r[2:])
+        for r in rows(
+            conn,
+            f"select habit_id::text, xmin::text, {HISTORY_COLUMNS} from dashboard.habit_history "
+            "where user_id = any(%s::uuid[])",
+            (users,),
+        )
+    }
+
+
+def daily_habits(conn) -> list[tuple[str, str]]:
+    """(student, habit) of live active daily habits with live logs, one per student, of live
+    students, in a stable order."""
+    return rows(
+        conn,
+        """
+        select distinct on (h.student_id) h.student_id::text, h.id::text
+          from staging.coaching_habits h
+          join dashboard.v_identity i on i.user_id = h.student_id
+         where h.deleted_at is null and h.active and h.frequency = 'daily'
+           and exists (select from staging.coaching_habit_logs l
+                        where l.habit_id = h.id and l.deleted_at is null)
+         order by h.student_id, h.id
+        """,
+    )
+
+
+def local_today(conn, student: str):
+    return one(
+        conn,
+        "select (now() at time zone dashboard.effective_timezone(timezone))::date "
+        "from staging.identity_students where id = %s",
+        (student,),
+    )[0]
+
+
+def winning_log(coaching, habit: str, before=None) -> tuple[str, str]:
+    """(id, status) of the log that decides the habit's latest day (before `before` if given):
+    the one logged last, as dashboard.v_habit_days resolves them."""
+    return one(
+        coaching,
+        "select id::text, status from habit_logs "
+        "where habit_id = %s and deleted_at is null and (%s::date is null or log_date < %s::date) "
+        "order by log_date desc, logged_at desc, "
+        "case status when 'completed' then 0 when 'skipped' then 1 else 2 end limit 1",
+        (habit, before, before),
+    )
+
+
+def flip(coaching, log_id: str, status: str) -> str:
+    new = "missed" if status == "completed" else "completed"
+    with coaching.cursor() as cur:
+        cur.execute("update habit_logs set status = %s where id = %s", (new, log_id))
+        assert cur.rowcount == 1
+    return new
+
+
+def add_log_today(owner_conn, coaching, student: str, habit: str) -> str:
+    """A new log for the student's local today, logged now (so it decides the day), with a status
+    other than the day's current one. Returns its status."""
+    today = local_today(owner_conn, student)
+    current = one(
+        owner_conn,
+        "select status from dashboard.v_habit_days where habit_id = %s and log_date = %s",
+        (habit, today),
+    )
+    status = "missed" if current and current[0] == "completed" else "completed"
+    with coaching.cursor() as cur:
+        cur.execute(
+            "insert into habit_logs (id, habit_id, student_id, log_date, status, logged_at) "
+            "values (gen_random_uuid(), %s, %s, %s, %s, now())",
+            (habit, student, today, status),
+        )
+    return status
+
+
+def last_log_id(conn) -> int:
+    return one(conn, "select coalesce(max(id), 0) from ops.refresh_log")[0]
+
+
+def derive_log(conn, after: int) -> tuple:
+    """(outcome, rows_changed, error) of the one derive step logged after refresh_log id `after`."""
+    found = rows(
+        conn,
+        "select outcome, rows_changed, error from ops.refresh_log "
+        "where id > %s and kind = 'derive' and target = 'dashboard.habit_history' order by id",
+        (after,),
+    )
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.fixture
+def coaching(upstream_conn):
+    return upstream_conn("coaching")
+
+
+@pytest.fixture
+def missions(upstream_conn):
+    return upstream_conn("missions")
+
+
+@pytest.fixture
+def derived(owner_conn):
+    """A baseline: staging caught up and every habit history derived from the logs (the cycle's
+    derive step, forced)."""
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_staging()")
+        cur.execute("select dashboard.run_cycle_step('derive:dashboard.habit_history', true)")
+        assert cur.fetchone()[0] != "failed"
+    return owner_conn
+
+
+@pytest.fixture
+def settled(owner_conn):
+    """A forced cycle (every habit history derived, every mission row merged), then the change
+    log emptied: that cycle consumed everything it held, and what earlier test modules changed
+    in the last minutes would otherwise still count (the incremental steps re-read 2 minutes
+    back) and could reach "a fifth of the students changed", which turns them into full passes."""
+    refresh_all(owner_conn, force=True)
+    with owner_conn.cursor() as cur:
+        cur.execute("delete from staging.student_changes")
+    return owner_conn
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Capture: staging loads record the students whose rows they changed
+# --------------------------------------------------------------------------------------------
+
+
+def test_incremental_loads_record_exactly_the_changed_students(owner_conn, coaching, missions):
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_staging()")  # catch up with earlier tests' changes
+    (changed, changed_habit), (deleted, deleted_habit) = daily_habits(owner_conn)[:2]
+
+    # one student's habit log changes upstream: exactly that student is recorded
+    since = db_now(owner_conn)
+    log_id, status = winning_log(coaching, changed_habit)
+    flip(coaching, log_id, status)
+    (moved,) = one(owner_conn, "select dashboard.load_staging()")
+    assert moved == 1
+    assert changes_since(owner_conn, since) == {("coaching_habit_logs", changed)}
+
+    # a soft delete upstream removes the staging row and records its student
+    since = db_now(owner_conn)
+    gone, _ = winning_log(coaching, deleted_habit)
+    with coaching.cursor() as cur:
+        cur.execute("update habit_logs set deleted_at = now() where id = %s", (gone,))
+    (moved,) = one(owner_conn, "select dashboard.load_staging()")
+    assert moved == 1
+    assert (
+        scalar(
+            owner_conn, "select count(*) from staging.coaching_habit_logs where id = %s", (gone,)
+        )
+        == 0
+    )
+    assert changes_since(owner_conn, since) == {("coaching_habit_logs", deleted)}
+
+    # a quiet load (it re-reads the rows above through its overlap) records nothing
+    since = db_now(owner_conn)
+    assert one(owner_conn, "select dashboard.load_staging()")[0] == 0
+    assert changes_since(owner_conn, since) == set()
+
+    # a catalogue (no student column) changes: loaded, nothing recorded
+    mission_id, title = one(
+        missions,
+        "select id::text, title from missions where deleted_at is null order by code limit 1",
+    )
+    since = db_now(owner_conn)
+    try:
+        with missions.cursor() as cur:
+            cur.execute(
+                "update missions set title = title || ' (renamed)' where id = %s", (mission_id,)
+            )
+        assert one(owner_conn, "select dashboard.load_staging()")[0] == 1
+        staged = "select title from staging.missions_missions where id = %s"
+        assert scalar(owner_conn, staged, (mission_id,)) == f"{title} (renamed)"
+    finally:
+        with missions.cursor() as cur:
+            cur.execute("update missions set title = %s where id = %s", (title, mission_id))
+    assert one(owner_conn, "select dashboard.load_staging()")[0] == 1
+    assert changes_since(owner_conn, since) == set()
+
+
+def test_a_per_student_load_records_the_student_when_it_changes_a_row(owner_conn, coaching):
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_staging()")
+    student, habit = daily_habits(owner_conn)[2]
+    log_id, status = winning_log(coaching, habit)
+    new_status = flip(coaching, log_id, status)
+
+    since = db_now(owner_conn)
+    (moved,) = one(owner_conn, "select dashboard.load_student_staging(%s)", (student,))
+    assert moved == 1
+    staged = "select status from staging.coaching_habit_logs where id = %s"
+    assert scalar(owner_conn, staged, (log_id,)) == new_status
+    assert changes_since(owner_conn, since) == {("coaching_habit_logs", student)}
+
+    # nothing changed: nothing recorded
+    since = db_now(owner_conn)
+    assert one(owner_conn, "select dashboard.load_student_staging(%s)", (student,))[0] == 0
+    assert changes_since(owner_conn, since) == set()
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Habit histories: the cycle keeps them equal to the live computation
+# --------------------------------------------------------------------------------------------
+
+
+def test_after_a_cycle_habit_history_equals_the_live_computation(owner_conn):
+    """Not forced: whatever the session did before (here: the fixture's initial bulk load, then
+    a cycle), a plain cycle leaves every stored history equal to the one computed from the logs."""
+    refresh_all(owner_conn)
+    diff = history_diff(owner_conn)
+    stored_only = sorted(r[1] for r in diff if r[0] == "stored only")
+    live_only = sorted(r[1] for r in diff if r[0] == "live only")
+    assert not stored_only and not live_only, (
+        f"{len(stored_only)} stored rows differ from the logs, {len(live_only)} histories computed "
+        f"from the logs are missing or differ in dashboard.habit_history (of "
+        f"{one(owner_conn, 'select count(*) from dashboard.v_habit_history')[0]}; "
+        f"stored: {one(owner_conn, 'select count(*) from dashboard.habit_history')[0]}), "
+        f"e.g. habits {live_only[:3] or stored_only[:3]}"
+    )
+
+
+def test_a_cycle_derives_everything_when_habit_history_is_empty(settled):
+    """The state after the schema's first apply followed by a bulk load (which records no
+    student changes): the documented rule is "everything when forced or empty"."""
+    owner_conn = settled
+    try:
+        with owner_conn.cursor() as cur:
+            cur.execute("delete from dashboard.habit_history")
+        mark = last_log_id(owner_conn)
+        refresh_all(owner_conn)
+        assert derive_log(owner_conn, mark)[0] == "ok"
+        (stored,) = one(owner_conn, "select count(*) from dashboard.habit_history")
+        (live,) = one(owner_conn, "select count(*) from dashboard.v_habit_history")
+        assert stored == live > 0, "an empty habit_history is derived in full by the next cycle"
+        assert history_diff(owner_conn) == []
+    finally:
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.run_cycle_step('derive:dashboard.habit_history', true)")
+            cur.execute("select dashboard.refresh_all()")  # the cache follows the histories
+
+
+def test_a_cycle_derives_the_changed_students_again_and_leaves_the_others(settled, coaching):
+    owner_conn = settled
+    assert history_diff(owner_conn) == []
+    (s1, h1), (s2, h2) = daily_habits(owner_conn)[3:5]
+    (untouched,) = one(
+        owner_conn,
+        "select hh.user_id::text from dashboard.habit_history hh "
+        "join staging.identity_students i on i.id = hh.user_id "
+        "where hh.user_id <> all(%s::uuid[]) "
+        "and (now() at time zone dashboard.effective_timezone(i.timezone))::date = hh.as_of "
+        "and not exists (select from staging.student_changes c where c.user_id = hh.user_id) "
+        "order by 1 limit 1",
+        ([s1, s2],),
+    )
+    before = history_of(owner_conn, [s1, s2, untouched])
+
+    # s1: its latest day flipped; s2: a new log for today and a soft-deleted earlier day
+    log_id, status = winning_log(coaching, h1)
+    flip(coaching, log_id, status)
+    today = local_today(owner_conn, s2)
+    gone, _ = winning_log(coaching, h2, before=today)
+    add_log_today(owner_conn, coaching, s2, h2)
+    with coaching.cursor() as cur:
+        cur.execute("update habit_logs set deleted_at = now() where id = %s", (gone,))
+
+    mark = last_log_id(owner_conn)
+    refresh_all(owner_conn)
+    outcome, _, note = derive_log(owner_conn, mark)
+    assert (outcome, note) == ("ok", None), "the derive step ran incrementally"
+
+    assert history_diff(owner_conn) == []
+    after = history_of(owner_conn, [s1, s2, untouched])
+    for habit in (h1, h2):
+        assert after[habit][1] != before[habit][1], f"habit {habit}'s history did not change"
+        assert after[habit][0] != before[habit][0]
+    kept = {h: v for h, v in before.items() if v[1][1] == untouched}
+    assert kept, "the untouched student has habits"
+    assert {h: after[h] for h in kept} == kept, (
+        f"untouched student {untouched}'s histories were rewritten (xmin or content changed)"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Roll-forward when a local day starts
+# --------------------------------------------------------------------------------------------
+
+
+def test_roll_walks_every_history_to_the_new_local_day(derived):
+    owner_conn = derived
+    before = {
+        r[0]: r[1:]
+        for r in rows(
+            owner_conn,
+            "select habit_id::text, as_of, current_streak, longest_streak, at_risk, completed_week "
+            "from dashboard.habit_history",
+        )
+    }
+    assert before
+    try:
+        with owner_conn.cursor() as cur:
+            cur.execute(
+                "select set_config('dashboard.clock', (now() + interval '1 day')::text, false)"
+            )
+            cur.execute("select dashboard.roll_habit_history()")
+            assert cur.fetchone()[0] == len(before), "every history was one local day behind"
+        # as_of is each student's local today under the frozen clock: a day after the old one
+        stale = rows(
+            owner_conn,
+            "select hh.habit_id::text, hh.as_of from dashboard.habit_history hh "
+            "join staging.identity_students i on i.id = hh.user_id "
+            "where hh.as_of <> (dashboard.clock() at time zone "
+            "dashboard.effective_timezone(i.timezone))::date",
+        )
+        assert stale == []
+        after = {
+            r[0]: r[1:]
+            for r in rows(
+                owner_conn,
+                "select habit_id::text, as_of, current_streak, longest_streak, at_risk, "
+                "completed_week from dashboard.habit_history",
+            )
+        }
+        assert after.keys() == before.keys()
+        assert all((after[h][0] - before[h][0]).days == 1 for h in before)
+        assert any(after[h][1:] != before[h][1:] for h in before), (
+            "a day later some streaks or at-risk flags must differ (else this proves nothing)"
+        )
+        # the walked figures are the ones computed from the logs under the same clock
+        assert history_diff(owner_conn) == []
+    finally:
+        with owner_conn.cursor() as cur:
+            cur.execute("select set_config('dashboard.clock', '', false)")
+            cur.execute("select dashboard.roll_habit_history()")  # back to the real today
+    assert one(owner_conn, "select current_setting('dashboard.clock', true)")[0] == ""
+    assert history_diff(owner_conn) == []
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Readers use the stored figures only when they are for today
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("frequency", ["daily", "weekly"])
+def test_habit_streaks_use_stored_figures_only_when_they_are_for_today(derived, frequency):
+    owner_conn = derived
+    habit, user, live = one(
+        owner_conn,
+        "select hh.habit_id::text, hh.user_id::text, "
+        "row(v.current_streak, v.longest_streak, v.at_risk, v.completed_week)::text "
+        "from dashboard.habit_history hh "
+        "join dashboard.v_habit_history v using (habit_id) "
+        "join staging.coaching_habits h on h.id = hh.habit_id "
+        "join dashboard.v_identity i on i.user_id = hh.user_id "
+        "where h.frequency = %s and h.deleted_at is null and cardinality(hh.units) > 0 "
+        "order by hh.current_streak desc, 1 limit 1",
+        (frequency,),
+    )
+    streaks = (
+        "select row(current_streak, longest_streak, at_risk, completed_week)::text "
+        "from dashboard.v_habit_streaks where habit_id = %s"
+    )
+    assert one(owner_conn, streaks, (habit,))[0] == live
+    owner_conn.autocommit = False
+    try:
+        with owner_conn.cursor() as cur:
+            # wrong figures stored for today: read as stored (the walk is skipped)
+            cur.execute(
+                "update dashboard.habit_history set current_streak = current_streak + 100, "
+                "longest_streak = longest_streak + 100, at_risk = not at_risk, "
+                "completed_week = completed_week + 5 where habit_id = %s",
+                (habit,),
+            )
+            cur.execute(
+                "select row(current_streak, longest_streak, at_risk, completed_week)::text "
+                "from dashboard.habit_history where habit_id = %s",
+                (habit,),
+            )
+            stored = cur.fetchone()[0]
+            cur.execute(streaks, (habit,))
+            assert cur.fetchone()[0] == stored != live
+            # the same wrong figures stored as of an old day: walked now from the units
+            cur.execute(
+                "update dashboard.habit_history set as_of = date '2000-01-03' where habit_id = %s",
+                (habit,),
+            )
+            cur.execute(streaks, (habit,))
+            assert cur.fetchone()[0] == live, f"habit {habit} of {user}"
+    finally:
+        owner_conn.rollback()
+        owner_conn.autocommit = True
+    assert history_diff(owner_conn, [user]) == []
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Mission rows: merged for the changed students, for everyone when the catalogue changed
+# --------------------------------------------------------------------------------------------
+
+
+def mission_rows(conn) -> dict[tuple[str, str], tuple]:
+    return {
+        (r[0], r[1]): r[2:]
+        for r in rows(
+            conn,
+            "select user_id::text, mission_id::text, xmin::text, refreshed_at, ai_score, title "
+            "from serving.student_mission_progress",
+        )
+    }
+
+
+def test_a_submission_change_merges_only_that_students_mission_row(settled, missions):
+    owner_conn = settled
+    student, mission, other, other_mission = one(
+        owner_conn,
+        "select a.user_id::text, a.mission_id::text, b.user_id::text, b.mission_id::text "
+        "from serving.student_mission_progress a, serving.student_mission_progress b "
+        "where a.user_id <> b.user_id order by a.user_id desc, a.mission_id, b.user_id, "
+        "b.mission_id limit 1",
+    )
+    before = mission_rows(owner_conn)
+    (score,) = one(
+        missions,
+        "update submissions set ai_score = coalesce(ai_score, 50) + 0.01 "
+        "where student_id = %s and mission_id = %s returning ai_score",
+        (student, mission),
+    )
+    # a probe: another student's served row made to differ from its source; an incremental
+    # merge does not look at it (a merge of everyone would put it back)
+    with owner_conn.cursor() as cur:
+        cur.execute(
+            "update serving.student_mission_progress set ai_feedback = 'probe' "
+            "where user_id = %s and mission_id = %s",
+            (other, other_mission),
+        )
+    try:
+        mark = last_log_id(owner_conn)
+        refresh_all(owner_conn)
+        after = mission_rows(owner_conn)
+        assert after[(student, mission)][2] == score
+        assert after[(student, mission)][1] > before[(student, mission)][1]
+        rewritten = {
+            k for k in before if k != (other, other_mission) and after[k][0] != before[k][0]
+        }
+        assert rewritten == {(student, mission)}
+        unchanged = [k for k in before if k[0] != student and after[k][1] != before[k][1]]
+        assert unchanged == [], "other students' rows kept their refreshed_at"
+        feedback = scalar(
+            owner_conn,
+            "select ai_feedback from serving.student_mission_progress "
+            "where user_id = %s and mission_id = %s",
+            (other, other_mission),
+        )
+        assert feedback == "probe", "the merge only looked at the changed student"
+        merged = rows(
+            owner_conn,
+            "select rows_changed from ops.refresh_log where id > %s and kind = 'cache' "
+            "and target = 'serving.student_mission_progress'",
+            (mark,),
+        )
+        assert merged == [(1,)]
+    finally:
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.merge_missions_one(%s)", (other,))
+    probes = "select count(*) from serving.student_mission_progress where ai_feedback = 'probe'"
+    assert scalar(owner_conn, probes) == 0
+
+
+def test_a_catalogue_change_merges_every_students_rows(settled, missions):
+    """No student's submission changed (the change log is empty): only a merge of every
+    student's rows brings the new title to all of them."""
+    owner_conn = settled
+    mission, title, students = one(
+        owner_conn,
+        "select mission_id::text, min(title), count(*) from serving.student_mission_progress "
+        "group by 1 order by 3 desc, 1 limit 1",
+    )
+    assert students > 1
+    renamed = f"{title} (v2)"
+    try:
+        with missions.cursor() as cur:
+            cur.execute("update missions set title = %s where id = %s", (renamed, mission))
+        refresh_all(owner_conn)
+        titles = rows(
+            owner_conn,
+            "select title, count(*) from serving.student_mission_progress where mission_id = %s "
+            "group by 1",
+            (mission,),
+        )
+        assert titles == [(renamed, students)]
+    finally:
+        with missions.cursor() as cur:
+            cur.execute("update missions set title = %s where id = %s", (title, mission))
+        refresh_all(owner_conn)
+    assert rows(
+        owner_conn,
+        "select title, count(*) from serving.student_mission_progress where mission_id = %s "
+        "group by 1",
+        (mission,),
+    ) == [(title, students)]
+
+
+# --------------------------------------------------------------------------------------------
+# 6. recompute_student derives the student's habit histories
+# --------------------------------------------------------------------------------------------
+
+
+def test_recompute_student_derives_the_students_habit_history(derived, coaching):
+    owner_conn = derived
+    (student, habit) = one(
+        owner_conn,
+        "select h.student_id::text, min(h.id::text) from staging.coaching_habits h "
+        "join dashboard.v_identity i on i.user_id = h.student_id "
+        "where h.deleted_at is null and h.active and h.frequency = 'daily' "
+        "group by 1 having count(*) = 1 order by 1 desc limit 1",
+    )
+    expected_streak = (
+        "select coalesce(max(v.current_streak), 0) from dashboard.v_habit_history v "
+        "join staging.coaching_habits h on h.id = v.habit_id "
+        "where v.user_id = %s and h.active and h.frequency = 'daily'"
+    )
+    (streak_before,) = one(owner_conn, expected_streak, (student,))
+    add_log_today(owner_conn, coaching, student, habit)
+    (moved,) = one(owner_conn, "select dashboard.load_student_staging(%s)", (student,))
+    assert moved == 1
+    assert history_diff(owner_conn, [student]) != [], "the stored history is behind the logs"
+
+    (result,) = one(owner_conn, "select dashboard.recompute_student(%s)", (student,))
+    assert result["found"] is True
+
+    assert history_diff(owner_conn, [student]) == []
+    (streak,) = one(owner_conn, expected_streak, (student,))
+    assert streak != streak_before, "today's new log changed the student's streak"
+    (live,) = one(
+        owner_conn,
+        "select current_streak from dashboard.v_student_dashboard_live where user_id = %s",
+        (student,),
+    )
+    (cached,) = one(
+        owner_conn,
+        "select current_streak from serving.student_dashboard_cache where user_id = %s",
+        (student,),
+    )
+    assert cached == live == streak
+
+
+# --------------------------------------------------------------------------------------------
+# 7. The derive step: in full when forced, incremental otherwise
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_conn, coaching):
+    mark = last_log_id(owner_conn)
+    refresh_all(owner_conn, force=True)
+    assert derive_log(owner_conn, mark)[::2] == ("ok", "full")
+    assert history_diff(owner_conn) == []
+    with owner_conn.cursor() as cur:  # consumed by the full pass (see the fixture `settled`)
+        cur.execute("delete from staging.student_changes")
+    (histories,) = one(owner_conn, "select count(*) from dashboard.habit_history")
+
+    student, habit = daily_habits(owner_conn)[5]
+    # a probe: a stored history of a student no load changed, made wrong (still as of today);
+    # only a full derive looks at it again
+    probe, probe_user = one(
+        owner_conn,
+        "select habit_id::text, user_id::text from dashboard.habit_history hh "
+        "where user_id <> %s and not exists "
+        "(select from staging.student_changes c where c.user_id = hh.user_id) "
+        "order by current_streak desc, 1 limit 1",
+        (student,),
+    )
+    try:
+        with owner_conn.cursor() as cur:
+            cur.execute(
+                "update dashboard.habit_history set current_streak = current_streak + 100 "
+                "where habit_id = %s",
+                (probe,),
+            )
+        log_id, status = winning_log(coaching, habit)
+        flip(coaching, log_id, status)
+
+        mark = last_log_id(owner_conn)
+        refresh_all(owner_conn)
+        outcome, written, note = derive_log(owner_conn, mark)
+        assert (outcome, note) == ("ok", None)
+        assert 1 <= written < histories, "the changed student's history, not everyone's"
+        diff = history_diff(owner_conn)
+        assert {(r[0], r[1]) for r in diff} == {("stored only", probe), ("live only", probe)}, (
+            "the changed student was derived again; the probe was not looked at"
+        )
+
+        mark = last_log_id(owner_conn)
+        refresh_all(owner_conn, force=True)
+        assert derive_log(owner_conn, mark)[::2] == ("ok", "full")
+        assert history_diff(owner_conn) == [], "a forced cycle derives every history again"
+    finally:
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.derive_habit_history(array[%s]::uuid[])", (probe_user,))
