@@ -88,3 +88,22 @@ select c.user_id, c.name, c.timezone, c.track_code, c.track_name,
 alter view api.dashboard owner to dashboard_api;
 grant select on api.dashboard to authenticated;
 comment on view api.dashboard is 'The signed-in student''s dashboard, masked by entitlement at read time.';
+
+/*
+ * api.dashboard_prepared(): `select * from api.dashboard` with its plan kept for the session,
+ * like a prepared statement. What the API reads. A query sent as text is planned at every
+ * execution, and planning this view (entitlements, the coach's missions, quick actions,
+ * masking: ~0.25 ms) cost half as much as running it. PL/pgSQL prepares its query once per
+ * session; with no parameter the plan is the generic one, so each pooled connection plans the
+ * view once. Nothing of a request is planned in: the student (auth.uid(), an initplan of the
+ * view and of each policy) and now() are evaluated at every execution.
+ * Runs as the caller (SECURITY INVOKER): the very view, with its owner's rights, the forced
+ * row-level security and the view's own filter; a student calling it gets their own row only.
+ */
+create function api.dashboard_prepared() returns setof api.dashboard
+language plpgsql stable rows 1 as $$
+begin
+  return query select * from api.dashboard;
+end $$;
+grant execute on function api.dashboard_prepared() to authenticated;
+comment on function api.dashboard_prepared() is 'api.dashboard through a plan kept for the session (what the API reads).';

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from och_dashboard import db, queueing
 from och_dashboard.api import schemas
+from och_dashboard.api.fastjson import Body
 from och_dashboard.auth import require_student
 
 blp = Blueprint(
@@ -22,10 +23,18 @@ blp = Blueprint(
     description="The signed-in student's dashboard (Bearer JWT; the student is the token's sub).",
 )
 
-DASHBOARD_SQL = text("select * from api.dashboard")
+# api.dashboard_prepared(): api.dashboard with its plan kept for the session (sql/api/dashboard.sql)
+DASHBOARD_SQL = text("select * from api.dashboard_prepared()")
 PROFILE_SQL = text("select * from api.profile")
 CURRICULUM_SQL = text("select * from api.curriculum_progress")
 ERRORS = {401: "Missing or invalid bearer token.", 404: "No such student upstream."}
+
+# The read endpoints return their body ready-made: what the schema's dump would give, without
+# marshmallow's per-request walk (fastjson.Body). @blp.response still documents each schema.
+DASHBOARD_BODY = Body(schemas.Dashboard)
+PROFILE_BODY = Body(schemas.Profile)
+CURRICULUM_BODY = Body(schemas.CurriculumProgress)
+MISSION_PAGE_BODY = Body(schemas.MissionPage)
 
 
 def _read_own(conn, query):
@@ -41,12 +50,6 @@ def _read_own(conn, query):
 def _cold_start(conn) -> None:
     if not conn.execute(text("select api.refresh_my_dashboard()")).scalar():
         abort(404, message="No dashboard for this student.")
-
-
-def _ensure_cached(conn) -> None:
-    """Compute the student's rows now if they have none yet (views returning several rows)."""
-    if conn.execute(text("select 1 from api.profile")).scalar() is None:
-        _cold_start(conn)
 
 
 def _student(row) -> dict:
@@ -147,7 +150,27 @@ class DashboardView(MethodView):
                 queued = conn.execute(text("select * from api.request_refresh()")).one()
         if queued is not None and queued.created:
             queueing.hand_to_worker(claims["sub"], queued.priority)
-        return shape_dashboard(row, stale)
+        return DASHBOARD_BODY.response(shape_dashboard(row, stale))
+
+
+def shape_profile(row) -> dict:
+    return {
+        "student": _student(row),
+        "future_you": {
+            "persona_name": row.persona_name,
+            "persona_summary": row.persona_summary,
+            "identity_alignment_pct": row.identity_alignment_pct,
+            "recommended_track_code": row.recommended_track_code,
+            "skills_needed": row.skills_needed,
+            "readiness_window_weeks": row.readiness_window_weeks,
+        },
+        "consent": {
+            "share_with_mentor": row.share_with_mentor,
+            "employer_share": row.employer_share,
+            "public_portfolio": row.public_portfolio,
+        },
+        "public_profile_slug": row.public_profile_slug,
+    }
 
 
 @blp.route("/profile")
@@ -160,23 +183,19 @@ class ProfileView(MethodView):
         claims = require_student()
         with db.transaction(claims) as conn:
             row = _read_own(conn, PROFILE_SQL)
-        return {
-            "student": _student(row),
-            "future_you": {
-                "persona_name": row.persona_name,
-                "persona_summary": row.persona_summary,
-                "identity_alignment_pct": row.identity_alignment_pct,
-                "recommended_track_code": row.recommended_track_code,
-                "skills_needed": row.skills_needed,
-                "readiness_window_weeks": row.readiness_window_weeks,
-            },
-            "consent": {
-                "share_with_mentor": row.share_with_mentor,
-                "employer_share": row.employer_share,
-                "public_portfolio": row.public_portfolio,
-            },
-            "public_profile_slug": row.public_profile_slug,
-        }
+        return PROFILE_BODY.response(shape_profile(row))
+
+
+def shape_curriculum(row) -> dict:
+    return {
+        "track": {"code": row.track_code, "name": row.track_name},
+        "completion_pct": row.completion_pct,
+        "modules_completed": row.modules_completed,
+        "modules_total": row.modules_total,
+        "modules": row.modules,
+        "next_module": row.next_module,
+        "recommended_missions": row.recommended_missions,
+    }
 
 
 @blp.route("/curriculum/progress")
@@ -189,31 +208,34 @@ class CurriculumProgressView(MethodView):
         claims = require_student()
         with db.transaction(claims) as conn:
             row = _read_own(conn, CURRICULUM_SQL)
-        return {
-            "track": {"code": row.track_code, "name": row.track_name},
-            "completion_pct": row.completion_pct,
-            "modules_completed": row.modules_completed,
-            "modules_total": row.modules_total,
-            "modules": row.modules,
-            "next_module": row.next_module,
-            "recommended_missions": row.recommended_missions,
-        }
+        return CURRICULUM_BODY.response(shape_curriculum(row))
 
 
+# Null when the student has no cached row yet (nothing synced): a cold start computes the rows,
+# then the sync runs.
+MISSIONS_SYNC_SQL = text("select api.sync_my_missions()")
+# The page and the total in one query (the window counts every row that matches, before the
+# limit), from api.missions_prepared(): api.missions with its plan kept for the session. A page
+# past the end has no row to carry the total: MISSIONS_TOTAL_SQL then.
 MISSIONS_SQL = text(
     """
-    select * from api.missions
+    select *, count(*) over () as total from api.missions_prepared()
      where stage = any(:stages)
      order by deadline_at nulls last, mission_id
      limit :limit offset :offset
     """
 )
-MISSIONS_TOTAL_SQL = text("select count(*) from api.missions where stage = any(:stages)")
+MISSIONS_TOTAL_SQL = text("select count(*) from api.missions_prepared() where stage = any(:stages)")
+
+
+def shape_mission_page(rows, total: int, page: int, size: int) -> dict:
+    return {"items": [r._asdict() for r in rows], "total": total, "page": page, "page_size": size}
 
 
 @blp.route("/missions")
 class MissionsView(MethodView):
-    @blp.arguments(schemas.MissionQuery, location="query", error_status_code=400)
+    # An instance: given the class, webargs builds a new schema for every request.
+    @blp.arguments(schemas.MissionQuery(), location="query", error_status_code=400)
     @blp.response(200, schemas.MissionPage)
     @blp.alt_response(401, description=ERRORS[401])
     @blp.alt_response(404, description=ERRORS[404])
@@ -227,13 +249,19 @@ class MissionsView(MethodView):
         claims = require_student()
         stages = list(args.get("status") or schemas.MISSION_STAGES)
         page, size = args["page"], args["page_size"]
+        params = {"stages": stages, "limit": size, "offset": (page - 1) * size}
         with db.transaction(claims) as conn:
-            _ensure_cached(conn)
-            conn.execute(text("select api.sync_my_missions()"))
-            params = {"stages": stages, "limit": size, "offset": (page - 1) * size}
-            items = [r._asdict() for r in conn.execute(MISSIONS_SQL, params)]
-            total = conn.execute(MISSIONS_TOTAL_SQL, params).scalar()
-        return {"items": items, "total": total, "page": page, "page_size": size}
+            if conn.execute(MISSIONS_SYNC_SQL).scalar() is None:
+                _cold_start(conn)
+                conn.execute(MISSIONS_SYNC_SQL)
+            rows = conn.execute(MISSIONS_SQL, params).all()
+            if rows:
+                total = rows[0].total
+            elif page == 1:
+                total = 0
+            else:
+                total = conn.execute(MISSIONS_TOTAL_SQL, params).scalar()
+        return MISSION_PAGE_BODY.response(shape_mission_page(rows, total, page, size))
 
 
 @blp.route("/dashboard/actions")
