@@ -445,3 +445,29 @@ def test_concurrent_drains_share_nothing_twice(sandbox, owner_conn, students):
     with owner_conn.cursor() as cur:
         cur.execute("select count(*) from ops.dashboard_update_queue where status = 'pending'")
         assert cur.fetchone()[0] == 0
+
+
+def test_cli_full_staging_load_leaves_the_habit_logs_vacuumed_and_analyzed(settings, admin_conn):
+    """The first cycle after a bulk load plans index-only scans of the habit logs: they need the
+    visibility map and statistics, which `staging load --full` brings."""
+    with admin_conn.cursor() as cur:
+        cur.execute(
+            "select coalesce(last_vacuum, 'epoch'), coalesce(last_analyze, 'epoch') "
+            "from pg_stat_user_tables where relid = 'staging.coaching_habit_logs'::regclass"
+        )
+        before = cur.fetchone()
+    result = cli(settings, "staging", "load", "--full", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "rows changed" in result.stdout
+    with admin_conn.cursor() as cur:
+        for _ in range(50):  # the statistics collector reports asynchronously
+            cur.execute("select pg_stat_clear_snapshot()")
+            cur.execute(
+                "select last_vacuum, last_analyze from pg_stat_user_tables "
+                "where relid = 'staging.coaching_habit_logs'::regclass"
+            )
+            vacuumed, analyzed = cur.fetchone()
+            if vacuumed and analyzed and vacuumed > before[0] and analyzed > before[1]:
+                break
+            time.sleep(0.1)
+        assert vacuumed > before[0] and analyzed > before[1]

@@ -91,6 +91,11 @@ def staging_load(full: bool) -> None:
         cur.execute("set role dashboard_owner")
         cur.execute("select dashboard.load_staging(%s)", (full,))
         click.echo(f"staging: {cur.fetchone()[0]} rows changed")
+        if full:
+            # A first load writes millions of rows no statistics or visibility map know of yet:
+            # the first cycle's plans (index-only scans of the habit logs) need both.
+            cur.execute("vacuum analyze staging.coaching_habit_logs")
+            cur.execute("analyze")
         cur.execute(
             "select staging_table, last_error from staging.sources where last_error is not null"
         )
