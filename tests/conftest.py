@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 import redis as redis_lib
 
+from och_dashboard import create_app, tokens
 from och_dashboard.sandbox import Sandbox
 
 # The instant the session's synthetic data is generated around.
@@ -170,3 +171,27 @@ def owner(sandbox):
             cur.execute("set role dashboard_owner")
             cur.execute("set timezone = 'UTC'")
         yield conn
+
+
+@pytest.fixture(scope="module")
+def app(settings):
+    """The Flask app on the session sandbox (a module may override it, e.g. without rate limit)."""
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["och_engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(settings):
+    """auth(student, **claims) -> request headers with a freshly minted token for the student."""
+
+    def headers(student: str, **claims) -> dict:
+        return {"Authorization": f"Bearer {tokens.mint(settings, student, **claims)}"}
+
+    return headers

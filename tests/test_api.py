@@ -12,32 +12,10 @@ import jwt
 import pytest
 from sqlalchemy import text
 
-from och_dashboard import create_app, tokens
+from och_dashboard import create_app
 
 API = "/api/v1/student"
 PREMIUM_DASHBOARD = ("next_billing_at", "enhanced_access_days_left", "enhanced_access_ends_at")
-
-
-@pytest.fixture(scope="module")
-def app(settings):
-    application = create_app(settings)
-    application.config["TESTING"] = True
-    yield application
-    db_engine = application.extensions["och_engine"]
-    db_engine.dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def auth(settings):
-    def headers(student: str, **claims) -> dict:
-        return {"Authorization": f"Bearer {tokens.mint(settings, student, **claims)}"}
-
-    return headers
 
 
 @pytest.fixture

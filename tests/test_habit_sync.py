@@ -19,31 +19,8 @@ from zoneinfo import ZoneInfo
 import psycopg2.errors
 import pytest
 
-from och_dashboard import create_app, tokens
-
 SYNC = "/api/v1/student/habits/logs:sync"
 STREAK_JS = Path(__file__).parents[1] / "clients" / "web" / "streak.js"
-
-
-@pytest.fixture(scope="module")
-def app(settings):
-    application = create_app(settings)
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["och_engine"].dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def auth(settings):
-    def headers(student: str, **claims) -> dict:
-        return {"Authorization": f"Bearer {tokens.mint(settings, student, **claims)}"}
-
-    return headers
 
 
 # --------------------------------------------------------------------------------------------

@@ -57,11 +57,6 @@ def app(settings):
     application.extensions["och_engine"].dispose()
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 @pytest.fixture(scope="module")
 def live(app):
     """(host, port) of the same app under werkzeug's threaded server, for raw requests."""

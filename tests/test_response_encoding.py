@@ -19,7 +19,6 @@ import pytest
 from flask import jsonify
 from marshmallow import Schema, fields, post_dump
 
-from och_dashboard import create_app, tokens
 from och_dashboard.api import fastjson, schemas
 
 API = "/api/v1/student"
@@ -30,27 +29,6 @@ READS = {
     "missions": (f"{API}/missions?page_size=100", schemas.MissionPage),
     "missions_filtered": (f"{API}/missions?status=pending,in_review", schemas.MissionPage),
 }
-
-
-@pytest.fixture(scope="module")
-def app(settings):
-    application = create_app(settings)
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["och_engine"].dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def auth(settings):
-    def headers(student: str) -> dict:
-        return {"Authorization": f"Bearer {tokens.mint(settings, student)}"}
-
-    return headers
 
 
 @pytest.fixture
