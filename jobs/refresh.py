@@ -15,13 +15,18 @@ from och_dashboard.config import Settings
 log = logging.getLogger(__name__)
 
 
-def _call(sql: str, params: tuple = ()) -> dict:
+def _call(sql: str, params: tuple = (), background: bool = True) -> dict:
+    """Run one refresh function on a connection of its own. Background work runs its backend
+    below the API's CPU priority (dashboard.lower_priority), so a cycle takes only the cores the
+    API leaves idle; a student's own refresh keeps normal priority."""
     settings = Settings.from_env()
     conn = psycopg2.connect(
         settings.worker_database_url, application_name="och-dashboard-worker", connect_timeout=10
     )
     try:
         with contextlib.closing(conn), conn, conn.cursor() as cur:
+            if background:
+                cur.execute("select dashboard.lower_priority()")
             cur.execute(sql, params)
             result = cur.fetchone()[0]
     except psycopg2.Error:
@@ -33,7 +38,7 @@ def _call(sql: str, params: tuple = ()) -> dict:
 
 def refresh_student_dashboard_cache(user_id: str) -> dict:
     """One student now, from the upstreams (cold start, stale row, a reported action)."""
-    return _call("select dashboard.refresh_student(%s)", (user_id,))
+    return _call("select dashboard.refresh_student(%s)", (user_id,), background=False)
 
 
 def process_dashboard_update_queue(max_entries: int = 200) -> dict:

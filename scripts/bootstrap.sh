@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bring this machine to a working stack, idempotently:
-#   1. Debian packages that are missing (PostgreSQL 15 + contrib + plpgsql_check, Redis);
+#   1. Debian packages that are missing (PostgreSQL 15 + contrib + plpgsql_check + prioritize,
+#      Redis);
 #   2. the project's virtualenv (.venv) with pinned dependencies (constraints.txt);
 #   3. a PostgreSQL and a Redis: the ones DATABASE_URL / REDIS_URL name when those are set,
 #      otherwise a project-local cluster and redis-server under .local/ (git-ignored);
@@ -26,6 +27,8 @@ install_packages() {
   [ -x "$PG_BIN/postgres" ] || missing+=(postgresql-15)
   [ -f /usr/share/postgresql/15/extension/postgres_fdw.control ] || missing+=(postgresql-contrib)
   [ -f /usr/share/postgresql/15/extension/plpgsql_check.control ] || missing+=(postgresql-15-plpgsql-check)
+  # lets the refresh jobs run their backend at a lower CPU priority than the API's
+  [ -f /usr/share/postgresql/15/extension/prioritize.control ] || missing+=(postgresql-15-prioritize)
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v psql >/dev/null || missing+=(postgresql-client-15)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)

@@ -19,3 +19,14 @@ alter default privileges for role dashboard_api revoke execute on functions from
 grant usage on foreign data wrapper postgres_fdw to dashboard_owner;
 -- DBAs read pg_stat_statements and friends.
 grant usage on schema extensions to dashboard_dba;
+-- The refresh jobs and DBAs lower their own backend's CPU priority (dashboard.lower_priority);
+-- set_backend_priority lets a non-superuser renice only backends of its own login role, and
+-- only downwards.
+do $$
+begin
+  if exists (select from pg_extension where extname = 'prioritize') then
+    grant usage on schema extensions to dashboard_worker;
+    grant execute on function extensions.set_backend_priority(integer, integer),
+                              extensions.get_backend_priority(integer) to dashboard_worker, dashboard_dba;
+  end if;
+end $$;

@@ -30,5 +30,17 @@ begin
     create extension if not exists plpgsql_check schema extensions;
   end if;
 end $$;
+-- prioritize (set_backend_priority: the backend's nice value) lets the refresh jobs run their
+-- backend below the API's (dashboard.lower_priority, sql/functions/priority.sql). Optional: where
+-- the package is missing the jobs run at normal priority. Its functions are executable by
+-- PUBLIC as installed; here only by the roles database.sql grants them to.
+do $$
+begin
+  if exists (select from pg_available_extensions where name = 'prioritize') then
+    create extension if not exists prioritize schema extensions;
+    revoke execute on function extensions.set_backend_priority(integer, integer),
+                               extensions.get_backend_priority(integer) from public;
+  end if;
+end $$;
 
 -- (USAGE for dashboard_dba is granted in database.sql: the roles do not exist yet here.)

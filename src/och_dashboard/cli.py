@@ -136,12 +136,15 @@ def students_cmd(tier: str | None, limit: int) -> None:
             click.echo("\t".join(str(v) for v in row))
 
 
-def _admin_cursor(settings: Settings):
+def _admin_cursor(settings: Settings, background: bool = False):
     """An autocommit connection acting as dashboard_owner (DBA commands run the same SQL
-    functions the jobs run)."""
+    functions the jobs run). Background work lowers the backend's CPU priority first, as the
+    jobs do, while still the login role (only it may renice its own backend)."""
     conn = psycopg2.connect(settings.database_url, application_name="och-dashboard-cli")
     conn.autocommit = True
     cur = conn.cursor()
+    if background:
+        cur.execute("select dashboard.lower_priority()")
     cur.execute("set role dashboard_owner")
     return conn, cur
 
@@ -155,7 +158,7 @@ def refresh_cmd(all_: bool, view: str | None, student: str | None, force: bool) 
     """Run a refresh now (what the jobs run), with a progress bar on a terminal."""
     if sum(bool(x) for x in (all_, view, student)) != 1:
         raise click.UsageError("give exactly one of --all, --view NAME, --student UUID")
-    conn, cur = _admin_cursor(_settings())
+    conn, cur = _admin_cursor(_settings(), background=not student)
     with contextlib.closing(conn):
         if student:
             cur.execute("select dashboard.refresh_student(%s)", (student,))
