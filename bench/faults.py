@@ -34,26 +34,12 @@ def as_pg_user(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def sandbox_env(box: Sandbox, **extra) -> dict:
-    s = box.settings
-    return dict(
-        os.environ,
-        DATABASE_URL=s.database_url,
-        REDIS_URL=s.redis_url,
-        OCH_JWT_SECRET=s.jwt_secret,
-        UPSTREAM_DB_PREFIX=s.upstream_db_prefix,
-        RQ_QUEUE_PREFIX=s.rq_queue_prefix,
-        OCH_RATE_LIMIT="0",
-        **extra,
-    )
-
-
 class Worker:
     def __init__(self, box: Sandbox):
         self.box = box
         self.proc = subprocess.Popen(
             ["och-dashboard", "worker"],
-            env=sandbox_env(box),
+            env=box.settings.process_env(OCH_RATE_LIMIT="0"),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

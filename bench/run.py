@@ -65,19 +65,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def stack_env(box: Sandbox) -> dict:
-    """The environment the API and the jobs of the sandbox run with."""
-    s = box.settings
-    return dict(
-        os.environ,
-        DATABASE_URL=s.database_url,
-        REDIS_URL=s.redis_url,
-        OCH_JWT_SECRET=s.jwt_secret,
-        UPSTREAM_DB_PREFIX=s.upstream_db_prefix,
-        RQ_QUEUE_PREFIX=s.rq_queue_prefix,
-    )
-
-
 def run_cycle_job(box: Sandbox, force: bool) -> float:
     """The 5-minute job as a worker runs it (jobs/refresh.py: its own connection as
     dashboard_worker, backend priority lowered), in a process of its own; its seconds."""
@@ -90,7 +77,7 @@ def run_cycle_job(box: Sandbox, force: bool) -> float:
             f"job(force={force})",
         ],
         cwd=ROOT,
-        env=stack_env(box),
+        env=box.settings.process_env(),
         check=True,
     )
     return time.perf_counter() - started
@@ -101,11 +88,8 @@ class Api:
 
     def __init__(self, box: Sandbox):
         self.port = free_port()
-        env = dict(
-            stack_env(box),
-            OCH_BENCH_ENDPOINTS="1",
-            OCH_RATE_LIMIT="0",
-            OCH_DB_POOL_SIZE=str(GUNICORN_THREADS),
+        env = box.settings.process_env(
+            OCH_BENCH_ENDPOINTS="1", OCH_RATE_LIMIT="0", OCH_DB_POOL_SIZE=str(GUNICORN_THREADS)
         )
         self.proc = subprocess.Popen(
             [

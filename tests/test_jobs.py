@@ -18,21 +18,10 @@ from jobs import schedule
 from och_dashboard.queueing import queue_names
 
 
-def cli_env(settings) -> dict:
-    return dict(
-        os.environ,
-        DATABASE_URL=settings.database_url,
-        UPSTREAM_DB_PREFIX=settings.upstream_db_prefix,
-        REDIS_URL=settings.redis_url,
-        RQ_QUEUE_PREFIX=settings.rq_queue_prefix,
-        OCH_JWT_SECRET=settings.jwt_secret,
-    )
-
-
 def cli(settings, *args, timeout=120) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["och-dashboard", *args],
-        env=cli_env(settings),
+        env=settings.process_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -307,7 +296,7 @@ def test_a_worker_killed_mid_refresh_leaves_no_half_write_and_no_lock(
             "-c",
             "from jobs.refresh import refresh_all_active_student_dashboards as r; r(True)",
         ],
-        env=cli_env(settings),
+        env=settings.process_env(),
         start_new_session=True,
         stderr=subprocess.PIPE,
     )

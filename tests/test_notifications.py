@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import os
 import subprocess
 import threading
 import time
@@ -724,16 +723,7 @@ def test_the_job_runs_on_a_real_rq_worker_in_burst_mode(
     receiver = receivers()
     _, default = queue_names(settings)
     job = Queue(default, connection=redis_client).enqueue("jobs.notify.deliver_notifications", 50)
-    env = dict(
-        os.environ,
-        DATABASE_URL=settings.database_url,
-        UPSTREAM_DB_PREFIX=settings.upstream_db_prefix,
-        REDIS_URL=settings.redis_url,
-        RQ_QUEUE_PREFIX=settings.rq_queue_prefix,
-        OCH_JWT_SECRET=settings.jwt_secret,
-        OCH_PUSH_WEBHOOKS=f" {receiver.url} ,",
-        OCH_PUSH_SECRET=SECRET,
-    )
+    env = settings.process_env(OCH_PUSH_WEBHOOKS=f" {receiver.url} ,", OCH_PUSH_SECRET=SECRET)
     result = subprocess.run(
         ["och-dashboard", "worker", "--burst"], env=env, capture_output=True, text=True, timeout=60
     )

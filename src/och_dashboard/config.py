@@ -156,6 +156,19 @@ class Settings:
         values.update(overrides)
         return cls(**values)
 
+    def process_env(self, **extra: str) -> dict[str, str]:
+        """The environment of a child process (API, worker, CLI) that should run with these
+        settings' databases, Redis, secret and prefixes, plus `extra` variables."""
+        return dict(
+            os.environ,
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            OCH_JWT_SECRET=self.jwt_secret,
+            UPSTREAM_DB_PREFIX=self.upstream_db_prefix,
+            RQ_QUEUE_PREFIX=self.rq_queue_prefix,
+            **extra,
+        )
+
     def upstream_dbname(self, service: str) -> str:
         return f"{self.upstream_db_prefix}{service}"
 
