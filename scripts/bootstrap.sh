@@ -107,6 +107,39 @@ CONF
     log "starting the project-local PostgreSQL on port $port"
     as_pg_user "$PG_BIN/pg_ctl" -D "$data" -l "$LOCAL/pg/server.log" -w -t 60 start >/dev/null
   fi
+  tune_local_postgres "postgresql://postgres@127.0.0.1:$port/postgres" "$data"
+}
+
+# Server settings for a refresh cycle that rewrites a large share of a 7 GB database every 5
+# minutes (docs/dba.md explains each; bench/README.md has the measurements): WAL room so a cycle
+# does not force a checkpoint every few seconds (each one makes the next write of every page a
+# full-page image), lz4-compressed full-page images, and a buffer cache for the working set.
+# Applied to the project-local cluster only, idempotently (a restart when one needs it); a server
+# named by DATABASE_URL is its DBA's to tune.
+TUNED_SETTINGS=(
+  "max_wal_size=8GB"
+  "checkpoint_timeout=15min"
+  "wal_compression=lz4"
+  "shared_buffers=2GB"
+  "effective_cache_size=8GB"
+  "maintenance_work_mem=512MB"
+)
+tune_local_postgres() {
+  local url=$1 data=$2 item name value changed=0
+  for item in "${TUNED_SETTINGS[@]}"; do
+    name=${item%%=*}; value=${item#*=}
+    if [ "$(psql "$url" -Atqc "select setting from pg_file_settings where name = '$name' and sourcefile like '%postgresql.auto.conf' order by seqno desc limit 1")" != "$value" ]; then
+      psql "$url" -qc "alter system set $name = '$value'" >/dev/null
+      changed=1
+    fi
+  done
+  [ "$changed" -eq 1 ] || return 0
+  if [ "$(psql "$url" -Atqc "select bool_or(pending_restart) from pg_settings")" = "t" ]; then
+    log "restarting the project-local PostgreSQL for its tuned settings"
+    as_pg_user "$PG_BIN/pg_ctl" -D "$data" -l "$LOCAL/pg/server.log" -w -t 60 restart >/dev/null
+  else
+    psql "$url" -qAtc "select pg_reload_conf()" >/dev/null
+  fi
 }
 
 start_local_redis() {
