@@ -685,3 +685,57 @@ def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_con
     finally:
         with owner_conn.cursor() as cur:
             cur.execute("select dashboard.derive_habit_history(array[%s]::uuid[])", (probe_user,))
+
+
+# --------------------------------------------------------------------------------------------
+# The curriculum rows: merged when the curriculum changed, left alone otherwise
+# --------------------------------------------------------------------------------------------
+
+
+def curriculum_merges(conn, after: int) -> list[tuple]:
+    return rows(
+        conn,
+        "select outcome, rows_changed from ops.refresh_log where id > %s and kind = 'cache' "
+        "and target = 'serving.student_curriculum' order by id",
+        (after,),
+    )
+
+
+def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
+    settled, upstream_conn
+):
+    owner_conn = settled
+    curriculum = upstream_conn("curriculum")
+    student, module, pct = one(
+        curriculum,
+        "select p.student_id::text, p.module_id::text, p.progress_pct from module_progress p "
+        "where p.status = 'in_progress' and p.progress_pct < 90 order by p.student_id limit 1",
+    )
+    before = dict(
+        rows(
+            owner_conn,
+            "select user_id::text, xmin::text from serving.student_curriculum",
+        )
+    )
+    mark = last_log_id(owner_conn)
+    with curriculum.cursor() as cur:
+        cur.execute(
+            "update module_progress set progress_pct = progress_pct + 5 "
+            "where student_id = %s and module_id = %s",
+            (student, module),
+        )
+    refresh_all(owner_conn)
+    assert curriculum_merges(owner_conn, mark) == [("ok", 1)]
+    (modules,) = one(
+        owner_conn, "select modules from serving.student_curriculum where user_id = %s", (student,)
+    )
+    (entry,) = [m for m in modules if m["module_id"] == module]
+    assert float(entry["progress_pct"]) == float(pct) + 5
+    after = dict(
+        rows(owner_conn, "select user_id::text, xmin::text from serving.student_curriculum")
+    )
+    assert {s for s in before if after[s] != before[s]} == {student}
+    # nothing changed since: the next cycle does not look at the curriculum rows
+    mark = last_log_id(owner_conn)
+    refresh_all(owner_conn)
+    assert curriculum_merges(owner_conn, mark) == [("skipped", 0)]

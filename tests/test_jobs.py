@@ -378,7 +378,7 @@ def test_cli_status_queue_and_refresh_commands(settings, students):
     assert result.returncode == 0 and "dashboard.mv_readiness: ok" in result.stdout
     result = cli(settings, "refresh", "--all")
     assert result.returncode == 0, result.stderr
-    assert "cycle done: 32 steps" in result.stdout
+    assert "cycle done: 33 steps" in result.stdout
     result = cli(settings, "status")
     assert result.returncode == 0
     assert "dashboard.mv_student_dashboard" in result.stdout and "coaching" in result.stdout

@@ -129,8 +129,13 @@ def refresh(owner, sid, clock=CLOCK):
 
 
 def cache_row(owner, sid) -> dict:
+    """The student's cached dashboard row, with the curriculum detail of their curriculum row."""
     with owner.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute("select * from serving.student_dashboard_cache where user_id = %s", (sid,))
+        cur.execute(
+            "select c.*, k.modules, k.recommended_missions from serving.student_dashboard_cache c "
+            "left join serving.student_curriculum k using (user_id) where user_id = %s",
+            (sid,),
+        )
         rows = cur.fetchall()
     assert len(rows) == 1, f"expected one cache row for {sid}, got {len(rows)}"
     return dict(rows[0])
@@ -795,10 +800,11 @@ def test_a_student_deleted_upstream_loses_their_rows(up, owner):
         assert cur.fetchone()[0]["found"] is False
         cur.execute(
             "select (select count(*) from serving.student_dashboard_cache where user_id = %s), "
+            "(select count(*) from serving.student_curriculum where user_id = %s), "
             "(select count(*) from serving.student_mission_progress where user_id = %s)",
-            (sid, sid),
+            (sid, sid, sid),
         )
-        assert cur.fetchone() == (0, 0)
+        assert cur.fetchone() == (0, 0, 0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -958,12 +964,32 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
         assert len(active) >= 10
         cur.execute(diff, (active,))
         assert cur.fetchall() == []
+        # every student's curriculum row was merged from mv_curriculum_progress: equal too
+        curriculum = (
+            "select user_id from serving.student_curriculum k "
+            "join dashboard.mv_curriculum_progress m using (user_id) "
+            "where user_id = any(%s::uuid[]) and (k.track_code, k.track_name, k.completion_pct, "
+            "k.modules_total, k.modules_completed, k.modules, k.next_module, k.recommended_missions) "
+            "is distinct from (m.track_code, m.track_name, m.completion_pct, m.modules_total, "
+            "m.modules_completed, m.modules, m.next_module, m.recommended_missions)"
+        )
+        cur.execute("select array_agg(user_id::text) from dashboard.mv_curriculum_progress")
+        everyone = cur.fetchone()[0]
+        cur.execute(
+            "select count(*) from serving.student_curriculum where user_id = any(%s::uuid[])",
+            (everyone,),
+        )
+        assert cur.fetchone()[0] == len(everyone) >= 60
+        cur.execute(curriculum, (everyone,))
+        assert cur.fetchall() == []
 
         # the per-student path, at the same instant, computes the same rows
         some = active[:5]
         for sid in some:
             cur.execute("select dashboard.refresh_student(%s)", (sid,))
         cur.execute(diff, (some,))
+        assert cur.fetchall() == []
+        cur.execute(curriculum, (some,))
         assert cur.fetchall() == []
         cur.execute("select set_config('dashboard.clock', '', false)")
 

@@ -185,6 +185,7 @@ def test_private_relations_are_denied(student, admin_conn, pair, role):
     for expected in (
         "serving.student_dashboard_cache",
         "serving.student_mission_progress",
+        "serving.student_curriculum",
         "serving.tier_features",
         "staging.identity_students",
         "staging.subscriptions_subscriptions",
@@ -304,6 +305,44 @@ def test_authenticator_itself_reads_nothing(connect_as, admin_conn, pair):
         session.run("reset role; select 1 from api.dashboard", claims={"sub": a})
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
         session.run("select * from api.report_action('habit_logged')", role=None, claims={"sub": a})
+
+
+SERVING_TABLES = [
+    "serving.student_dashboard_cache",
+    "serving.student_curriculum",
+    "serving.student_mission_progress",
+]
+
+
+@pytest.mark.parametrize("table", SERVING_TABLES)
+def test_the_api_views_owner_reads_only_the_callers_rows_even_directly(admin_conn, pair, table):
+    """dashboard_api reads the serving tables with its own rights (the api views are owned by
+    it): its policies alone must hold it to the caller's rows, whatever it asks for."""
+    a, b, _missions = pair
+    with admin_conn.cursor() as cur:
+        admin_conn.autocommit = False
+        try:
+            cur.execute("set local role dashboard_api")
+            cur.execute(
+                "select set_config('request.jwt.claims', %s, true)", (json.dumps({"sub": a}),)
+            )
+            cur.execute(f"select count(*), count(*) filter (where user_id = %s) from {table}", (a,))
+            total, own = cur.fetchone()
+            assert total == own >= 1
+            cur.execute(f"select count(*) from {table} where user_id = %s", (b,))
+            assert cur.fetchone()[0] == 0
+            # and it writes nothing, not even the caller's own rows
+            for write in (
+                f"delete from {table} where user_id = %s",
+                f"update {table} set user_id = user_id where user_id = %s",
+            ):
+                cur.execute("savepoint w")
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    cur.execute(write, (a,))
+                cur.execute("rollback to savepoint w")
+        finally:
+            admin_conn.rollback()
+            admin_conn.autocommit = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,7 +548,11 @@ def test_serving_policies_use_a_once_per_statement_auth_uid(admin_conn):
             "and a.attname = 'user_id'",
         )
     }
-    assert {"student_dashboard_cache", "student_mission_progress"} <= student_tables
+    assert {
+        "student_dashboard_cache",
+        "student_mission_progress",
+        "student_curriculum",
+    } <= student_tables
     covered = set()
     for table, name, roles, cmd, qual, with_check in policies:
         for expr in (qual, with_check):
@@ -543,7 +586,7 @@ def test_rls_is_enabled_and_forced_on_every_serving_table_with_student_rows(admi
             "and a.attname = 'user_id' and not a.attisdropped)"
         ),
     )
-    assert len(rows) >= 2
+    assert len(rows) >= 3
     assert [r for r in rows if r[1:] != (True, True)] == []
 
 

@@ -14,11 +14,11 @@ grant select on api.profile to authenticated;
 comment on view api.profile is 'The signed-in student''s profile, Future-You persona and consent settings.';
 
 /* api.curriculum_progress: track, progress-weighted completion %, every module, the next module
-   and the recommended missions. */
+   and the recommended missions (serving.student_curriculum: no premium values either). */
 create view api.curriculum_progress with (security_barrier) as
 select c.user_id, c.track_code, c.track_name, c.completion_pct, c.modules_completed,
        c.modules_total, c.modules, c.next_module, c.recommended_missions, c.refreshed_at
-  from serving.student_dashboard_cache c
+  from serving.student_curriculum c
  where c.user_id = (select auth.uid());
 alter view api.curriculum_progress owner to dashboard_api;
 grant select on api.curriculum_progress to authenticated;

@@ -168,6 +168,11 @@ end $$;
  *                                        where something differs
  *   dashboard.merge_cache_one(user)      one student's row from v_student_dashboard_live, always
  *                                        stamped fresh
+ *   dashboard.merge_curriculum_all()     every student's curriculum row from mv_curriculum_progress,
+ *                                        only where something differs (it runs only when the
+ *                                        curriculum or identity changed: no need to single out
+ *                                        the active students as the cache merge does)
+ *   dashboard.merge_curriculum_one(user) one student's from v_curriculum_progress, stamped fresh
  *   dashboard.merge_missions_all()       every student x mission row from v_mission_progress,
  *                                        changed rows only, rows gone upstream deleted
  *   dashboard.merge_missions_one(user)   the same for one student
@@ -242,6 +247,12 @@ select dashboard.define_merge(name, param, statement) from (values
                                         'where i.id = t.user_id and i.deleted_at is null)')),
   ('cache_one', 'p_user uuid', dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.v_student_dashboard_live',
                                         '{user_id}', 's.user_id = $1', true, null)),
+  ('curriculum_all', null, dashboard.compile_merge('serving.student_curriculum', 'dashboard.mv_curriculum_progress',
+                                        '{user_id}', 'true', false,
+                                        'not exists (select from staging.identity_students i '
+                                        'where i.id = t.user_id and i.deleted_at is null)')),
+  ('curriculum_one', 'p_user uuid', dashboard.compile_merge('serving.student_curriculum', 'dashboard.v_curriculum_progress',
+                                        '{user_id}', 's.user_id = $1', true, null)),
   ('missions_all', null, dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
                                            '{user_id,mission_id}', 'true', false,
                                            'not exists (select from dashboard.v_mission_progress s '
@@ -266,8 +277,9 @@ $$;
 
 /*
  * dashboard.recompute_student(user_id) -> jsonb {user_id, found, cache_rows, mission_rows}
- * One student's habit histories, cache row and mission rows recomputed from staging as it is
- * now (the live views), without asking the upstreams. The second half of refresh_student.
+ * One student's habit histories, cache row, curriculum row and mission rows recomputed from
+ * staging as it is now (the live views), without asking the upstreams. The second half of
+ * refresh_student.
  */
 create or replace function dashboard.recompute_student(p_user uuid) returns jsonb
 language plpgsql security definer set search_path = pg_catalog, pg_temp set jit = off as $$
@@ -277,11 +289,13 @@ declare
 begin
   if not exists (select from staging.identity_students where id = p_user and deleted_at is null) then
     delete from serving.student_dashboard_cache where user_id = p_user;
+    delete from serving.student_curriculum where user_id = p_user;
     delete from serving.student_mission_progress where user_id = p_user;
     return jsonb_build_object('user_id', p_user, 'found', false);
   end if;
   perform dashboard.derive_habit_history(array[p_user]);
   v_cache := dashboard.merge_cache_one(p_user);
+  perform dashboard.merge_curriculum_one(p_user);
   v_missions := dashboard.merge_missions_one(p_user);
   return jsonb_build_object('user_id', p_user, 'found', true, 'cache_rows', v_cache, 'mission_rows', v_missions);
 end $$;
@@ -409,6 +423,7 @@ language sql stable as $$
   (select 'matview:' || matview::text from dashboard.matviews order by refresh_order)
   union all
   select 'merge:' || t from unnest(array['serving.student_dashboard_cache',
+                                         'serving.student_curriculum',
                                          'serving.student_mission_progress']) t
   union all
   select 'notify:outbox'
@@ -473,9 +488,12 @@ begin
   when 'matview' then
     return dashboard.refresh_matview(v_name::regclass, p_force);
   when 'merge' then
+    -- a serving table's marker: the last refresh of the materialized view it is merged from
     v_marker := case v_name
       when 'serving.student_dashboard_cache'
         then (select last_success_at from ops.refresh_state where target = 'dashboard.mv_student_dashboard')
+      when 'serving.student_curriculum'
+        then (select last_success_at from ops.refresh_state where target = 'dashboard.mv_curriculum_progress')
       else dashboard.inputs_marker('dashboard.v_mission_progress', false) end;
     if not p_force and (v_marker is null or v_marker <=
          (select inputs_marker from ops.refresh_state where target = v_name)) then
@@ -484,6 +502,8 @@ begin
     end if;
     if v_name = 'serving.student_dashboard_cache' then
       v_rows := dashboard.merge_cache_all();
+    elsif v_name = 'serving.student_curriculum' then
+      v_rows := dashboard.merge_curriculum_all();
     else
       -- mission rows: only the students whose submissions changed, unless the mission catalogue
       -- changed (every row shows its title), a fifth of the students changed, or the previous

@@ -11,6 +11,8 @@ alter table serving.student_dashboard_cache enable row level security;
 alter table serving.student_dashboard_cache force row level security;
 alter table serving.student_mission_progress enable row level security;
 alter table serving.student_mission_progress force row level security;
+alter table serving.student_curriculum enable row level security;
+alter table serving.student_curriculum force row level security;
 
 drop policy if exists "Students read their own dashboard row" on serving.student_dashboard_cache;
 create policy "Students read their own dashboard row" on serving.student_dashboard_cache
@@ -29,6 +31,16 @@ create policy "Students read their own mission progress" on serving.student_miss
 
 drop policy if exists "Refresh functions maintain every mission row" on serving.student_mission_progress;
 create policy "Refresh functions maintain every mission row" on serving.student_mission_progress
+  for all to dashboard_owner
+  using (true) with check (true);
+
+drop policy if exists "Students read their own curriculum progress" on serving.student_curriculum;
+create policy "Students read their own curriculum progress" on serving.student_curriculum
+  for select to authenticated, dashboard_api
+  using (user_id = (select auth.uid()));
+
+drop policy if exists "Refresh functions maintain every curriculum row" on serving.student_curriculum;
+create policy "Refresh functions maintain every curriculum row" on serving.student_curriculum
   for all to dashboard_owner
   using (true) with check (true);
 
@@ -51,6 +63,7 @@ begin
 end $$;
 
 -- Analysts read the serving tables only through the pseudonymous analytics views.
-grant select on serving.student_dashboard_cache, serving.student_mission_progress to dashboard_api;
+grant select on serving.student_dashboard_cache, serving.student_mission_progress,
+  serving.student_curriculum to dashboard_api;
 grant select on serving.tiers, serving.features, serving.tier_features to dashboard_api;
 grant select on ops.refresh_state to dashboard_api;

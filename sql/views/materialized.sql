@@ -55,7 +55,9 @@ create unique index mv_subscription_key on dashboard.mv_subscription (user_id);
 /*
  * dashboard.mv_student_dashboard: one row per student, every domain joined (a student missing
  * from a domain gets that domain's defaults). Its columns are the cache's columns
- * (serving.student_dashboard_cache) but refreshed_at.
+ * (serving.student_dashboard_cache) but refreshed_at. The curriculum's detail (the module list,
+ * the recommended missions) is not here: it is served from serving.student_curriculum, merged
+ * from mv_curriculum_progress (migration 0010 says why).
  */
 create materialized view dashboard.mv_student_dashboard
   with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
@@ -78,9 +80,7 @@ select i.user_id, i.name, i.timezone, i.track_code, cp.track_name, i.cohort_id, 
        cp.completion_pct,
        coalesce(cp.modules_total, 0) as modules_total,
        coalesce(cp.modules_completed, 0) as modules_completed,
-       coalesce(cp.modules, '[]') as modules,
        cp.next_module,
-       coalesce(cp.recommended_missions, '[]') as recommended_missions,
        coalesce(mf.missions_not_started, 0) as missions_not_started,
        coalesce(mf.missions_in_progress, 0) as missions_in_progress,
        coalesce(mf.missions_pending, 0) as missions_pending,
