@@ -114,10 +114,14 @@ class World:
             cur.execute("select dashboard.refresh_student(%s)", (sid,))
             return cur.fetchone()[0]
 
-    def generate(self, at, sid=None) -> int:
+    def generate(self, at, sid=None, since=None) -> int:
         with self.owner.cursor() as cur:
-            cur.execute("select dashboard.generate_notifications(%s, %s)", (at, sid))
+            cur.execute("select dashboard.generate_notifications(%s, %s, %s)", (at, sid, since))
             return cur.fetchone()[0]
+
+    def ago(self, minutes: int):
+        """The database clock `minutes` ago (a previous run's start, for `since`)."""
+        return self.sql("select now() - make_interval(mins => %s)", (minutes,))[0][0]
 
     def outbox(self, sid) -> list[dict]:
         with self.owner.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
@@ -311,6 +315,47 @@ def test_enhanced_access_ending_within_14_days(world):
     assert row["expires_at"] == T + timedelta(days=10)
     assert world.generate(T, later) == 0, "20 days left"
     assert world.generate(T + timedelta(days=7), later) == 1
+
+
+def test_a_run_since_the_previous_one_looks_only_at_what_is_new(world):
+    """The cycle passes its previous run's start: a streak nudge is looked at when local 20:00
+    passed since, an enhanced-access notice when the end came within 14 days since, and either
+    when the student's row changed since. A candidate turned down before is not looked at again
+    (the cost of a quiet cycle at 100,000 students was re-deciding thousands of them)."""
+    sid = world.student(tz="Europe/Berlin", tier="starter3", enhanced_start=T - timedelta(days=170))
+    world.refresh(sid)
+
+    def unchanged_since_an_hour():
+        world.sql(
+            "update serving.student_dashboard_cache set streak_at_risk = true, current_streak = 6, "
+            "refreshed_at = now() - interval '1 hour' where user_id = %s",
+            (sid,),
+        )
+
+    unchanged_since_an_hour()
+    evening = T.replace(hour=19, minute=30)  # 20:30 in Berlin; the access ends in 10 days
+    assert world.generate(evening, sid, since=world.ago(10)) == 0, "20:00 passed before"
+    assert world.generate(evening, sid, since=world.ago(40)) == 1, "20:00 passed since"
+    assert keys(world.outbox(sid)) == {("streak_at_risk", "habits", "2031-01-15")}
+    world.sql("delete from ops.notification_outbox where user_id = %s", (sid,))
+    # the notice's 14 days began 4 days before T: looked at by a run whose window holds that
+    # instant, not by one after it, unless the row changed
+    start = T - timedelta(days=4)
+    assert world.generate(start + timedelta(minutes=5), sid, since=world.ago(10)) == 1
+    world.sql("delete from ops.notification_outbox where user_id = %s", (sid,))
+    assert world.generate(start + timedelta(minutes=15), sid, since=world.ago(10)) == 0
+    world.sql(
+        "update serving.student_dashboard_cache set refreshed_at = now() where user_id = %s",
+        (sid,),
+    )
+    assert world.generate(start + timedelta(minutes=15), sid, since=world.ago(10)) == 1
+    assert keys(world.outbox(sid)) == {("enhanced_access_ending", "subscription", "2031-01-25")}
+    # a changed row is looked at again in the evening too (the notice is out already)
+    assert world.generate(evening, sid, since=world.ago(10)) == 1
+    assert ("streak_at_risk", "habits", "2031-01-15") in keys(world.outbox(sid))
+    unchanged_since_an_hour()
+    world.sql("delete from ops.notification_outbox where user_id = %s", (sid,))
+    assert world.generate(evening, sid, since=world.ago(10)) == 0
 
 
 def test_an_opted_out_student_gets_nothing_and_pending_ones_are_withdrawn(world, outbox):

@@ -162,6 +162,11 @@ begin
          and x.local_at::time >= time '20:00'
          and c.last_login_at > p_at - interval '30 days'
          and (p_user is null or c.user_id = p_user)
+         -- new since: local 20:00 passed since, or the row changed (a streak newly at risk, a
+         -- login, consent). A candidate turned down earlier today (opted out, or only
+         -- deliverable after midnight) stays turned down until one of these happens.
+         and (p_since is null or c.user_id = any(v_users)
+              or (v_since_at at time zone c.timezone) < date_trunc('day', x.local_at) + time '20:00')
          and not exists (select from ops.notification_outbox o where o.idempotency_key =
                dashboard.notification_key('streak_at_risk', c.user_id, 'habits', to_char(x.local_at, 'YYYY-MM-DD')))
       union all
@@ -226,7 +231,11 @@ begin
          and exists (select from serving.tiers t
                       where t.tier = c.tier and t.enhanced_access_days is not null
                         and c.enhanced_access_start + make_interval(hours => 24 * t.enhanced_access_days)
-                            between p_at and p_at + interval '14 days')
+                            between p_at and p_at + interval '14 days'
+                        -- new since: the end came within 14 days since, or the row changed
+                        and (p_since is null or c.user_id = any(v_users)
+                             or c.enhanced_access_start + make_interval(hours => 24 * t.enhanced_access_days)
+                                > v_since_at + interval '14 days'))
          and e.enhanced_access_ends_at > p_at and e.enhanced_access_ends_at <= p_at + interval '14 days'
          and 'enhanced_access_days' = any(e.features)
          and (p_user is null or c.user_id = p_user)
