@@ -13,6 +13,9 @@ dashboard (the clock setting, stored figures, a served row) is put back.
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 # habit_history's columns, in order (dashboard.v_habit_history has the same)
@@ -176,6 +179,13 @@ def derive_log(conn, after: int) -> tuple:
     return found[0]
 
 
+def incremental(note: str) -> dict[str, int]:
+    """The counts an incremental derive step logs: students derived whole, rows patched, rolled."""
+    m = re.fullmatch(r"(\d+) students derived whole, (\d+) rows patched, (\d+) rolled", note or "")
+    assert m, f"not an incremental derive: {note!r}"
+    return dict(zip(("whole", "patched", "rolled"), map(int, m.groups()), strict=True))
+
+
 @pytest.fixture
 def coaching(upstream_conn):
     return upstream_conn("coaching")
@@ -206,6 +216,7 @@ def settled(owner_conn):
     refresh_all(owner_conn, force=True)
     with owner_conn.cursor() as cur:
         cur.execute("delete from staging.student_changes")
+        cur.execute("delete from staging.habit_day_changes")
     return owner_conn
 
 
@@ -357,7 +368,7 @@ def test_a_cycle_derives_the_changed_students_again_and_leaves_the_others(settle
     mark = last_log_id(owner_conn)
     refresh_all(owner_conn)
     outcome, _, note = derive_log(owner_conn, mark)
-    assert (outcome, note) == ("ok", None), "the derive step ran incrementally"
+    assert outcome == "ok" and incremental(note)["patched"] >= 2, "the derive step patched"
 
     assert history_diff(owner_conn) == []
     after = history_of(owner_conn, [s1, s2, untouched])
@@ -369,6 +380,115 @@ def test_a_cycle_derives_the_changed_students_again_and_leaves_the_others(settle
     assert {h: after[h] for h in kept} == kept, (
         f"untouched student {untouched}'s histories were rewritten (xmin or content changed)"
     )
+
+
+def habits_with_logs(conn, frequency: str, n: int) -> list[tuple[str, str]]:
+    """(student, habit) of n live active habits of this frequency with stored histories and
+    live logs, each of another student, in a stable order."""
+    return rows(
+        conn,
+        """
+        select distinct on (hh.user_id) hh.user_id::text, hh.habit_id::text
+          from dashboard.habit_history hh
+          join staging.coaching_habits h on h.id = hh.habit_id
+         where h.frequency = %s and h.active and cardinality(hh.units) > 3
+         order by hh.user_id, hh.habit_id
+         limit %s
+        """,
+        (frequency, n),
+    )
+
+
+def mutate_logs(coaching, rng: random.Random, student: str, habit: str) -> str:
+    """One random change to a habit's logs upstream, of the kinds a student or a service makes;
+    returns what it did."""
+    logs = rows(
+        coaching,
+        "select id::text, log_date, status from habit_logs "
+        "where habit_id = %s and deleted_at is null order by log_date, id",
+        (habit,),
+    )
+    log_id, day, status = rng.choice(logs)
+    other = rng.choice(["completed", "skipped", "missed"])
+    kind = rng.choice(["flip", "later_log", "new_day", "delete", "move", "earlier_log"])
+    with coaching.cursor() as cur:
+        if kind == "flip":
+            cur.execute("update habit_logs set status = %s where id = %s", (other, log_id))
+        elif kind in ("later_log", "earlier_log"):
+            # a second log for the day: logged after every other one (it wins) or long before
+            when = "now()" if kind == "later_log" else "timestamptz '2000-01-01'"
+            cur.execute(
+                "insert into habit_logs (id, habit_id, student_id, log_date, status, logged_at) "
+                f"values (gen_random_uuid(), %s, %s, %s, %s, {when})",
+                (habit, student, day, other),
+            )
+        elif kind == "new_day":
+            cur.execute(
+                "insert into habit_logs (id, habit_id, student_id, log_date, status, logged_at) "
+                "values (gen_random_uuid(), %s, %s, %s::date - %s, %s, now())",
+                (habit, student, logs[0][1], rng.randint(1, 9), other),
+            )
+        elif kind == "delete":
+            cur.execute("update habit_logs set deleted_at = now() where id = %s", (log_id,))
+        else:  # the log moved to another day (a correction)
+            cur.execute(
+                "update habit_logs set log_date = log_date + %s where id = %s",
+                (rng.choice([-3, -1, 1, 2]), log_id),
+            )
+    return kind
+
+
+def test_patched_histories_equal_a_derivation_from_every_log(settled, coaching):
+    """Random changes to the logs of daily and weekly habits (status flips, a second log for a
+    day logged later or earlier, new days, soft deletes, logs moved to another day), three
+    rounds: the derive step patches only the changed days (no student derived whole), and every
+    stored history equals dashboard.v_habit_history computed from all the logs."""
+    owner_conn = settled
+    rng = random.Random(20261201)
+    picked = habits_with_logs(owner_conn, "daily", 6) + habits_with_logs(owner_conn, "weekly", 4)
+    assert len({s for s, _ in picked}) >= 8, "daily and weekly habits of several students"
+    users = [s for s, _ in picked]
+    done = set()
+    for _round in range(3):
+        for student, habit in picked:
+            for _ in range(rng.randint(1, 3)):
+                done.add(mutate_logs(coaching, rng, student, habit))
+        mark = last_log_id(owner_conn)
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.load_staging()")
+            cur.execute("select dashboard.run_cycle_step('derive:dashboard.habit_history')")
+            assert cur.fetchone()[0] != "failed"
+        counts = incremental(derive_log(owner_conn, mark)[2])
+        assert counts["whole"] == 0 and counts["patched"] >= 1, counts
+        assert history_diff(owner_conn, users) == []
+    assert done == {"flip", "later_log", "new_day", "delete", "move", "earlier_log"}
+    assert history_diff(owner_conn) == []
+
+
+def test_a_timezone_change_derives_the_student_whole_and_a_login_does_not(settled, upstream_conn):
+    owner_conn = settled
+    identity = upstream_conn("identity")
+    (moved, _), (logged_in, _) = habits_with_logs(owner_conn, "daily", 2)
+    (zone,) = one(identity, "select timezone from students where id = %s", (moved,))
+    with identity.cursor() as cur:
+        cur.execute(
+            "update students set timezone = %s where id = %s",
+            ("Pacific/Kiritimati" if zone != "Pacific/Kiritimati" else "Pacific/Pago_Pago", moved),
+        )
+        cur.execute("update students set last_login_at = now() where id = %s", (logged_in,))
+    try:
+        mark = last_log_id(owner_conn)
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.load_staging()")
+            cur.execute("select dashboard.run_cycle_step('derive:dashboard.habit_history')")
+        assert incremental(derive_log(owner_conn, mark)[2])["whole"] == 1
+        assert history_diff(owner_conn, [moved, logged_in]) == []
+    finally:
+        with identity.cursor() as cur:
+            cur.execute("update students set timezone = %s where id = %s", (zone, moved))
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.load_staging()")
+            cur.execute("select dashboard.run_cycle_step('derive:dashboard.habit_history')")
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,6 +765,7 @@ def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_con
     assert history_diff(owner_conn) == []
     with owner_conn.cursor() as cur:  # consumed by the full pass (see the fixture `settled`)
         cur.execute("delete from staging.student_changes")
+        cur.execute("delete from staging.habit_day_changes")
     (histories,) = one(owner_conn, "select count(*) from dashboard.habit_history")
 
     student, habit = daily_habits(owner_conn)[5]
@@ -671,7 +792,7 @@ def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_con
         mark = last_log_id(owner_conn)
         refresh_all(owner_conn)
         outcome, written, note = derive_log(owner_conn, mark)
-        assert (outcome, note) == ("ok", None)
+        assert outcome == "ok" and incremental(note)["whole"] == 0
         assert 1 <= written < histories, "the changed student's history, not everyone's"
         diff = history_diff(owner_conn)
         assert {(r[0], r[1]) for r in diff} == {("stored only", probe), ("live only", probe)}, (

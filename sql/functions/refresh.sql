@@ -341,13 +341,17 @@ comment on function dashboard.refresh_student(uuid) is
 
 /*
  * dashboard.derive_habit_history_step(force) -> rows written, or 'failed'
- * The cycle's step for dashboard.habit_history (sql/views/habit_history.sql): the students whose
- * habits, logs or identity a staging load changed since the previous step
- * (dashboard.changed_students) are derived again from their logs, then every history whose
- * local day moved on is walked again. Everything when forced, on the first run, when the table
- * is empty, when a fifth of the students changed, or when the previous success is older than
- * the change log's retention (finish_cycle keeps an hour). A
- * failure is logged and leaves the previous histories (readers still walk them as of today).
+ * The cycle's step for dashboard.habit_history (sql/views/habit_history.sql), from what changed
+ * since the previous step:
+ *   - students whose habits changed, or whose timezone changed or who were deleted upstream,
+ *     are derived again from all their logs (dashboard.derive_habit_history);
+ *   - habits whose logs changed (staging.habit_day_changes) get only the changed days patched
+ *     (dashboard.patch_habit_history);
+ *   - every history whose local day moved on is walked again (dashboard.roll_habit_history).
+ * Everything when forced, on the first run, when the table is empty, when a fifth of the
+ * students must be derived whole, after a bulk load of logs, or when the previous success is
+ * older than the change log's retention (finish_cycle keeps an hour). A failure is logged and
+ * leaves the previous histories (readers still walk them as of today).
  */
 create or replace function dashboard.derive_habit_history_step(p_force boolean default false) returns text
 language plpgsql security definer set search_path = pg_catalog, pg_temp
@@ -360,6 +364,8 @@ declare
   v_full boolean;
   v_users uuid[];
   v_rows bigint := 0;
+  v_patched bigint := 0;
+  v_rolled bigint := 0;
   v_started timestamptz := clock_timestamp();
   v_error text;
 begin
@@ -369,17 +375,33 @@ begin
             or not exists (select from dashboard.habit_history);
   if not v_full then
     select c.users, c.full_pass into v_users, v_full
-      from dashboard.changed_students('{coaching_habits,coaching_habit_logs,identity_students}',
-                                      v_state.inputs_marker) c;
+      from dashboard.changed_students('{coaching_habits}', v_state.inputs_marker) c;
+    -- of the students identity changed (a login changes them all), those whose histories it
+    -- changes: another timezone, or gone
+    v_users := array(
+      select u from unnest(v_users) u
+      union
+      select hh.user_id
+        from (select unnest(c.users) as user_id
+                from dashboard.changed_students('{identity_students}', v_state.inputs_marker) c) ch
+        join dashboard.habit_history hh on hh.user_id = ch.user_id
+        left join staging.identity_students i on i.id = hh.user_id and i.deleted_at is null
+       where i.id is null or coalesce(i.timezone, '') <> hh.zone);
+    v_full := v_full
+              or cardinality(v_users) > (select count(*) / 5 from staging.identity_students)
+              or exists (select from staging.habit_day_changes c where c.habit_id is null
+                          and c.changed_at > v_state.inputs_marker - interval '30 seconds');
   end if;
   begin
     if v_full then
       v_rows := dashboard.derive_habit_history(null);
     else
-      if v_users is not null then
+      if cardinality(v_users) > 0 then
         v_rows := dashboard.derive_habit_history(v_users);
       end if;
-      v_rows := v_rows + dashboard.roll_habit_history();
+      v_patched := dashboard.patch_habit_history(v_state.inputs_marker, v_users);
+      v_rolled := dashboard.roll_habit_history();
+      v_rows := v_rows + v_patched + v_rolled;
     end if;
   exception when others then
     get stacked diagnostics v_error = message_text;
@@ -398,7 +420,10 @@ begin
     inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null,
     changed_at = coalesce(excluded.changed_at, st.changed_at);
   perform dashboard.log_event('derive', 'dashboard.habit_history', 'ok', v_rows,
-                              case when v_full then 'full' end, v_started);
+                              case when v_full then 'full'
+                                   else format('%s students derived whole, %s rows patched, %s rolled',
+                                               cardinality(v_users), v_patched, v_rolled) end,
+                              v_started);
   return v_rows::text;
 end $$;
 
@@ -550,6 +575,7 @@ begin
    where e.staging_table = s.staging_table;
   delete from staging.change_events where changed_at < now() - interval '1 hour';
   delete from staging.student_changes where changed_at < now() - interval '1 hour';
+  delete from staging.habit_day_changes where changed_at < now() - interval '1 hour';
   perform dashboard.log_event('cycle', 'refresh_all', 'ok', null,
                               case when v_unknown is not null
                                    then 'subscription tiers treated as free: ' || v_unknown end,
