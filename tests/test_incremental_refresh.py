@@ -217,6 +217,7 @@ def settled(owner_conn):
     with owner_conn.cursor() as cur:
         cur.execute("delete from staging.student_changes")
         cur.execute("delete from staging.habit_day_changes")
+        cur.execute("delete from staging.submission_changes")
     return owner_conn
 
 
@@ -673,6 +674,41 @@ def test_a_submission_change_merges_only_that_students_mission_row(settled, miss
             cur.execute("select dashboard.merge_missions_one(%s)", (other,))
     probes = "select count(*) from serving.student_mission_progress where ai_feedback = 'probe'"
     assert scalar(owner_conn, probes) == 0
+
+
+def test_a_submission_gone_upstream_takes_only_its_mission_row(settled, missions):
+    owner_conn = settled
+    student, mission = one(
+        owner_conn,
+        "select user_id::text, mission_id::text from serving.student_mission_progress "
+        "order by user_id, mission_id offset 7 limit 1",
+    )
+    before = mission_rows(owner_conn)
+    with missions.cursor() as cur:
+        cur.execute(
+            "update submissions set deleted_at = now() where student_id = %s and mission_id = %s "
+            "returning id",
+            (student, mission),
+        )
+        (submission,) = cur.fetchone()
+    try:
+        mark = last_log_id(owner_conn)
+        refresh_all(owner_conn)
+        after = mission_rows(owner_conn)
+        assert set(before) - set(after) == {(student, mission)}
+        assert {k for k in after if after[k][0] != before[k][0]} == set()
+        merged = rows(
+            owner_conn,
+            "select rows_changed from ops.refresh_log where id > %s and kind = 'cache' "
+            "and target = 'serving.student_mission_progress'",
+            (mark,),
+        )
+        assert merged == [(1,)]
+    finally:
+        with missions.cursor() as cur:
+            cur.execute("update submissions set deleted_at = null where id = %s", (submission,))
+        refresh_all(owner_conn)
+    assert (student, mission) in mission_rows(owner_conn), "back when it is back upstream"
 
 
 def test_a_catalogue_change_merges_every_students_rows(settled, missions):

@@ -176,8 +176,9 @@ end $$;
  *   dashboard.merge_missions_all()       every student x mission row from v_mission_progress,
  *                                        changed rows only, rows gone upstream deleted
  *   dashboard.merge_missions_one(user)   the same for one student
- *   dashboard.merge_missions_some(users) the same for a list of students (the cycle's merge
- *                                        when only some students' submissions changed)
+ *   dashboard.merge_missions_changed(since)  the same for the (student, mission) pairs whose
+ *                                        submissions changed since (staging.submission_changes):
+ *                                        the cycle's merge when the catalogue did not change
  * Each returns the rows written. They are PL/pgSQL functions with the statement as static SQL,
  * not text EXECUTE'd by the callers: PL/pgSQL keeps the plan for the session. Planning the live
  * view for one student costs more than running it (10 ms of planning against 6 ms of execution
@@ -227,9 +228,9 @@ begin
     'create function dashboard.%I(%s) returns bigint language plpgsql %s as %L',
     'merge_' || p_name, coalesce(p_param, ''),
     -- a few students' rows: JIT (triggered by the views' estimates) only costs. One student's
-    -- plan is kept (planning the live view costs twice its run); a list of students is planned
-    -- in each time (custom plans), for index scans of their rows
-    case when p_param like '%[]' then 'set jit = off set plan_cache_mode = force_custom_plan'
+    -- plan is kept (planning the live view costs twice its run); the changes since an instant
+    -- are planned in each time (custom plans): a few rows take index scans, many a hash join
+    case when p_param like 'p_since %' then 'set jit = off set plan_cache_mode = force_custom_plan'
          when p_param is not null then 'set jit = off' else '' end,
     format('declare v_rows bigint; begin %s into v_rows; return v_rows; end', p_statement));
 end $$;
@@ -261,11 +262,15 @@ select dashboard.define_merge(name, param, statement) from (values
                                            '{user_id,mission_id}', 's.user_id = $1', false,
                                            't.user_id = $1 and not exists (select from dashboard.v_mission_progress s '
                                            'where s.user_id = $1 and s.user_id = t.user_id and s.mission_id = t.mission_id)')),
-  ('missions_some', 'p_users uuid[]', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
-                                           '{user_id,mission_id}', 's.user_id = any($1)', false,
-                                           -- the students' own rows on both sides (else every submission is hashed)
-                                           't.user_id = any($1) and not exists (select from dashboard.v_mission_progress s '
-                                           'where s.user_id = any($1) and s.user_id = t.user_id and s.mission_id = t.mission_id)'))
+  ('missions_changed', 'p_since timestamptz', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
+                                           '{user_id,mission_id}',
+                                           '(s.user_id, s.mission_id) in (select c.student_id, c.mission_id '
+                                           'from staging.submission_changes c where c.changed_at > $1 - interval ''30 seconds'')', false,
+                                           -- the changed pairs' rows only (else every served row is hashed)
+                                           '(t.user_id, t.mission_id) in (select c.student_id, c.mission_id '
+                                           'from staging.submission_changes c where c.changed_at > $1 - interval ''30 seconds'') '
+                                           'and not exists (select from dashboard.v_mission_progress s '
+                                           'where s.user_id = t.user_id and s.mission_id = t.mission_id)'))
 ) m(name, param, statement);
 
 /* Advisory lock keys (the first int of pg_try_advisory_xact_lock(int, int)). */
@@ -412,9 +417,11 @@ begin
     perform dashboard.log_event('derive', 'dashboard.habit_history', 'failed', null, v_error, v_started);
     return 'failed';
   end;
-  -- inputs_marker: the changes consumed, up to this transaction's start
+  -- inputs_marker: the changes consumed, up to this step's start: the cycle's own loads came
+  -- before it (a marker at the transaction's start had the next cycle patch them all again). A
+  -- per-student refresh committing later derives its own student.
   insert into ops.refresh_state as st (target, last_success_at, inputs_marker, last_rows, changed_at)
-  values ('dashboard.habit_history', clock_timestamp(), now(), v_rows,
+  values ('dashboard.habit_history', clock_timestamp(), v_started, v_rows,
           case when v_rows > 0 then clock_timestamp() end)
   on conflict (target) do update set last_success_at = excluded.last_success_at,
     inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null,
@@ -482,7 +489,6 @@ declare
   v_marker timestamptz;
   v_state ops.refresh_state;
   v_full boolean;
-  v_users uuid[];
 begin
   if not pg_try_advisory_xact_lock(dashboard.lock_class('refresh_all'), 0) then
     -- the lock is re-entrant for its holder: failing here means another cycle runs
@@ -530,20 +536,19 @@ begin
     elsif v_name = 'serving.student_curriculum' then
       v_rows := dashboard.merge_curriculum_all();
     else
-      -- mission rows: only the students whose submissions changed, unless the mission catalogue
-      -- changed (every row shows its title), a fifth of the students changed, or the previous
-      -- merge is older than the change log's retention
+      -- mission rows: only the (student, mission) pairs whose submissions changed
+      -- (staging.submission_changes, the 30 seconds' slack as dashboard.changed_students), unless
+      -- the mission catalogue changed (every row shows its title), a bulk load wrote more
+      -- submissions than the capture lists, or the previous merge is older than the change log's
+      -- retention
       select * into v_state from ops.refresh_state where target = v_name;
       v_full := p_force or v_state.last_success_at is null
                 or v_state.last_success_at < now() - interval '50 minutes'
-                or dashboard.staging_marker('missions_missions') > v_state.inputs_marker;
-      if not v_full then
-        select c.users, c.full_pass into v_users, v_full
-          from dashboard.changed_students('{missions_submissions}', v_state.last_success_at) c;
-      end if;
+                or dashboard.staging_marker('missions_missions') > v_state.inputs_marker
+                or exists (select from staging.submission_changes c where c.student_id is null
+                            and c.changed_at > v_state.last_success_at - interval '30 seconds');
       v_rows := case when v_full then dashboard.merge_missions_all()
-                     when v_users is null then 0
-                     else dashboard.merge_missions_some(v_users) end;
+                     else dashboard.merge_missions_changed(v_state.last_success_at) end;
     end if;
     insert into ops.refresh_state (target, last_success_at, inputs_marker, last_rows)
     values (v_name, clock_timestamp(), v_marker, v_rows)
@@ -576,6 +581,7 @@ begin
   delete from staging.change_events where changed_at < now() - interval '1 hour';
   delete from staging.student_changes where changed_at < now() - interval '1 hour';
   delete from staging.habit_day_changes where changed_at < now() - interval '1 hour';
+  delete from staging.submission_changes where changed_at < now() - interval '1 hour';
   perform dashboard.log_event('cycle', 'refresh_all', 'ok', null,
                               case when v_unknown is not null
                                    then 'subscription tiers treated as free: ' || v_unknown end,

@@ -188,53 +188,6 @@ begin
   return v_rows;
 end $$;
 
-/*
- * Change capture for dashboard.patch_habit_history: every statement that writes
- * staging.coaching_habit_logs records the (habit, day) pairs it touched, before and after the
- * write, in staging.habit_day_changes (migration 0011). Statement-level triggers with
- * transition tables: a load of 100,000 logs is one insert, not 100,000 trigger calls. More than
- * a million logs in one statement (the first bulk load) are recorded as one null row: the
- * next derive is full.
- */
-create or replace function dashboard.capture_habit_day_changes() returns trigger
-language plpgsql as $$
-declare
-  v_rows bigint;
-begin
-  if tg_op = 'DELETE' then
-    select count(*) into v_rows from old_logs;
-  else
-    select count(*) into v_rows from new_logs;
-  end if;
-  if v_rows > 1000000 then
-    insert into staging.habit_day_changes (habit_id, log_date) values (null, null);
-  elsif tg_op = 'INSERT' then
-    insert into staging.habit_day_changes (habit_id, log_date)
-    select distinct habit_id, log_date from new_logs;
-  elsif tg_op = 'UPDATE' then
-    insert into staging.habit_day_changes (habit_id, log_date)
-    select habit_id, log_date from new_logs union select habit_id, log_date from old_logs;
-  else
-    insert into staging.habit_day_changes (habit_id, log_date)
-    select distinct habit_id, log_date from old_logs;
-  end if;
-  return null;
-end $$;
-
--- one trigger per event: PostgreSQL allows transition tables only on single-event triggers
-drop trigger if exists capture_habit_days_on_insert on staging.coaching_habit_logs;
-create trigger capture_habit_days_on_insert after insert on staging.coaching_habit_logs
-  referencing new table as new_logs
-  for each statement execute function dashboard.capture_habit_day_changes();
-drop trigger if exists capture_habit_days_on_update on staging.coaching_habit_logs;
-create trigger capture_habit_days_on_update after update on staging.coaching_habit_logs
-  referencing old table as old_logs new table as new_logs
-  for each statement execute function dashboard.capture_habit_day_changes();
-drop trigger if exists capture_habit_days_on_delete on staging.coaching_habit_logs;
-create trigger capture_habit_days_on_delete after delete on staging.coaching_habit_logs
-  referencing old table as old_logs
-  for each statement execute function dashboard.capture_habit_day_changes();
-
 /* dashboard.resolved_unit(user, habit, unit, weekly) -> the unit's status from the logs now: the
    day's (the log recorded last wins, ties to the best status, as dashboard.v_habit_days), or for
    a weekly habit the best of its days' (as dashboard.habit_history_of); null without logs. */
@@ -289,7 +242,8 @@ end $$;
 
 /*
  * dashboard.patch_habit_history(since, skip) -> rows changed
- * The kept histories of habits whose logs changed after `since` (staging.habit_day_changes),
+ * The kept histories of habits whose logs changed after `since` (staging.habit_day_changes,
+ * kept by the triggers of sql/functions/change_capture.sql),
  * patched: only the changed units (days, or ISO weeks of weekly habits) are resolved again from
  * their logs, merged into the stored units, and the streaks walked as of the student's local
  * today. The result equals deriving the habit from all its logs (dashboard.habit_history_of;
