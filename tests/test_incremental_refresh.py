@@ -163,6 +163,16 @@ def add_log_today(owner_conn, coaching, student: str, habit: str) -> str:
     return status
 
 
+def merges(conn, table: str, after: int) -> list[tuple]:
+    """(outcome, rows_changed) of the merges of a serving table logged after refresh_log id `after`."""
+    return rows(
+        conn,
+        "select outcome, rows_changed from ops.refresh_log where id > %s and kind = 'cache' "
+        "and target = %s order by id",
+        (after, table),
+    )
+
+
 def last_log_id(conn) -> int:
     return one(conn, "select coalesce(max(id), 0) from ops.refresh_log")[0]
 
@@ -662,13 +672,7 @@ def test_a_submission_change_merges_only_that_students_mission_row(settled, miss
             (other, other_mission),
         )
         assert feedback == "probe", "the merge only looked at the changed student"
-        merged = rows(
-            owner_conn,
-            "select rows_changed from ops.refresh_log where id > %s and kind = 'cache' "
-            "and target = 'serving.student_mission_progress'",
-            (mark,),
-        )
-        assert merged == [(1,)]
+        assert merges(owner_conn, "serving.student_mission_progress", mark) == [("ok", 1)]
     finally:
         with owner_conn.cursor() as cur:
             cur.execute("select dashboard.merge_missions_one(%s)", (other,))
@@ -697,13 +701,7 @@ def test_a_submission_gone_upstream_takes_only_its_mission_row(settled, missions
         after = mission_rows(owner_conn)
         assert set(before) - set(after) == {(student, mission)}
         assert {k for k in after if after[k][0] != before[k][0]} == set()
-        merged = rows(
-            owner_conn,
-            "select rows_changed from ops.refresh_log where id > %s and kind = 'cache' "
-            "and target = 'serving.student_mission_progress'",
-            (mark,),
-        )
-        assert merged == [(1,)]
+        assert merges(owner_conn, "serving.student_mission_progress", mark) == [("ok", 1)]
     finally:
         with missions.cursor() as cur:
             cur.execute("update submissions set deleted_at = null where id = %s", (submission,))
@@ -849,15 +847,6 @@ def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_con
 # --------------------------------------------------------------------------------------------
 
 
-def curriculum_merges(conn, after: int) -> list[tuple]:
-    return rows(
-        conn,
-        "select outcome, rows_changed from ops.refresh_log where id > %s and kind = 'cache' "
-        "and target = 'serving.student_curriculum' order by id",
-        (after,),
-    )
-
-
 def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
     settled, upstream_conn
 ):
@@ -882,7 +871,7 @@ def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
             (student, module),
         )
     refresh_all(owner_conn)
-    assert curriculum_merges(owner_conn, mark) == [("ok", 1)]
+    assert merges(owner_conn, "serving.student_curriculum", mark) == [("ok", 1)]
     (modules,) = one(
         owner_conn, "select modules from serving.student_curriculum where user_id = %s", (student,)
     )
@@ -895,4 +884,4 @@ def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
     # nothing changed since: the next cycle does not look at the curriculum rows
     mark = last_log_id(owner_conn)
     refresh_all(owner_conn)
-    assert curriculum_merges(owner_conn, mark) == [("skipped", 0)]
+    assert merges(owner_conn, "serving.student_curriculum", mark) == [("skipped", 0)]
