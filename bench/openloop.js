@@ -1,4 +1,5 @@
 // Open-loop load at a fixed rate (node bench/openloop.js URL TOKENS_FILE RATE SECONDS).
+// SIGTERM ends it early: nothing more is sent, and the report follows the last answer.
 // Requests are sent on schedule whether or not earlier ones have answered, and each latency is
 // measured from the moment the request was due, so a stall shows in the tail instead of being
 // hidden (a closed loop such as wrk waits, and omits the requests it never sent).
@@ -14,7 +15,7 @@ const tokens = fs.readFileSync(tokensFile, "utf8").split("\n").filter(Boolean);
 const target = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-const total = Math.floor(rate * seconds);
+let total = Math.floor(rate * seconds);
 const latencies = [];
 let ok = 0;
 let errors = 0;
@@ -46,18 +47,27 @@ function send(k) {
 
 function finish() {
   done++;
-  if (done === total) report();
+  if (done >= total) report();
 }
+
+process.on("SIGTERM", () => {
+  total = sent;
+  if (done >= total) report();
+});
 
 function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+let reported = false;
 function report() {
+  if (reported) return;
+  reported = true;
   const sorted = latencies.slice().sort((a, b) => a - b);
   const elapsed = nowMs() / 1000;
   process.stdout.write(JSON.stringify({
     sent, ok, errors, target_rps: rate, achieved_rps: Math.round(sent / Math.min(elapsed, seconds)),
+    seconds: +elapsed.toFixed(1),
     p50_ms: +pct(sorted, 50).toFixed(2), p99_ms: +pct(sorted, 99).toFixed(2),
     p999_ms: +pct(sorted, 99.9).toFixed(2), max_ms: +sorted[sorted.length - 1].toFixed(2),
   }) + "\n");

@@ -18,11 +18,11 @@ import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -155,6 +155,45 @@ def openloop(url: str, tokens_file: str, rate: float, seconds: int) -> dict:
         timeout=seconds + 60,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def openloop_while(url: str, tokens_file: str, rate: float, action) -> dict:
+    """Open-loop load at `rate` for exactly as long as action() runs (its seconds are returned
+    as cycle_seconds): the whole of a refresh cycle, not its first seconds."""
+    proc = subprocess.Popen(
+        ["node", str(BENCH / "openloop.js"), url, tokens_file, str(rate), "86400"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    try:
+        seconds = action()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    return json.loads(out.strip().splitlines()[-1]) | {"cycle_seconds": round(seconds, 1)}
+
+
+AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
+
+
+def autogroup_enabled() -> bool | None:
+    """The kernel's session autogrouping (None where the kernel has none)."""
+    return AUTOGROUP.read_text().strip() == "1" if AUTOGROUP.exists() else None
+
+
+@contextlib.contextmanager
+def autogroup(enabled: bool):
+    """Session autogrouping set for the block (root only), restored after. With it on, every
+    PostgreSQL backend shares the postmaster's one group: a busy refresh backend spends the
+    group's CPU share, and the API's backends, in the same group, wait behind the API's own
+    processes however low the refresh's priority (bench/README.md has the measurement)."""
+    before = AUTOGROUP.read_text()
+    AUTOGROUP.write_text("1\n" if enabled else "0\n")
+    try:
+        yield
+    finally:
+        AUTOGROUP.write_text(before)
 
 
 def table_sizes(cur) -> dict:
@@ -348,27 +387,30 @@ def bench_size(n: int, args) -> dict:
                 result["open_loop_idle"] = openloop(
                     api.url + ENDPOINTS["dashboard"], tokens_file, rate, duration
                 )
-                change_students(box, 1.0, 3)
-                during: dict = {}
-
-                def full_refresh():
-                    during["cycle_seconds"] = run_cycle_job(box, force=True)
-
-                refresher = threading.Thread(target=full_refresh)
-                refresher.start()
-                time.sleep(0.5)
-                window = max(duration, 5)
-                result["open_loop_during_refresh"] = openloop(
-                    api.url + ENDPOINTS["dashboard"], tokens_file, rate, window
-                )
-                refresher.join()
-                result["open_loop_during_refresh"]["cycle_seconds"] = round(
-                    during.get("cycle_seconds", 0), 1
-                )
-                log(
-                    f"open loop at {rate} rps: p99 idle {result['open_loop_idle']['p99_ms']} ms, "
-                    f"during refresh {result['open_loop_during_refresh']['p99_ms']} ms"
-                )
+                # A forced cycle after every student changed, run as the job runs it (its
+                # backend's priority lowered), under open-loop load for its whole length: with
+                # the kernel's autogrouping as the machine has it, and, when that is on and this
+                # is root, once more with it off.
+                found = autogroup_enabled()
+                settings = [("open_loop_during_refresh", found)]
+                if found and os.access(AUTOGROUP, os.W_OK):
+                    settings.append(("open_loop_during_refresh_autogroup_off", False))
+                for seed, (key, grouped) in enumerate(settings, start=3):
+                    change_students(box, 1.0, seed)
+                    with contextlib.ExitStack() as stack:
+                        if grouped is not found:
+                            stack.enter_context(autogroup(bool(grouped)))
+                        result[key] = openloop_while(
+                            api.url + ENDPOINTS["dashboard"],
+                            tokens_file,
+                            rate,
+                            lambda: run_cycle_job(box, force=True),
+                        ) | {"autogroup": grouped}
+                    log(
+                        f"open loop at {rate} rps: p99 idle {result['open_loop_idle']['p99_ms']} ms, "
+                        f"during refresh (autogroup {grouped}) {result[key]['p99_ms']} ms "
+                        f"over {result[key]['cycle_seconds']} s"
+                    )
             result["worker_rss_mb"] = api.worker_rss_mb()
         finally:
             api.stop()
@@ -393,6 +435,7 @@ def machine() -> dict:
             ),
             "?",
         ),
+        "autogroup": autogroup_enabled(),
     }
 
 
@@ -402,7 +445,8 @@ def markdown(run: dict) -> str:
         "| students | seed s | quiet cycle s | 1% cycle s | 100% cycle s | recompute/student p50/p95 ms | "
         "refresh/student p50/p95 ms | "
         "cold start p95 ms | drain /s | floor rps | dashboard rps (ratio) | missions | curriculum | "
-        "profile | dashboard p99 ms @60% idle / during refresh | worker RSS MB | db size |",
+        "profile | dashboard p99 ms @60% idle / during refresh / same, autogroup off | "
+        "worker RSS MB | db size |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in run["results"]:
@@ -412,7 +456,8 @@ def markdown(run: dict) -> str:
             return f"{w[name]['rps']} (x{w[name]['ratio_to_floor']})" if name in w else "-"
 
         ol = (
-            f"{r['open_loop_idle']['p99_ms']} / {r['open_loop_during_refresh']['p99_ms']}"
+            f"{r['open_loop_idle']['p99_ms']} / {r['open_loop_during_refresh']['p99_ms']} / "
+            f"{r.get('open_loop_during_refresh_autogroup_off', {}).get('p99_ms', '-')}"
             if "open_loop_idle" in r
             else "-"
         )

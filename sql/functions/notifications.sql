@@ -199,7 +199,7 @@ begin
              null::timestamptz
         from serving.student_mission_progress m
         join serving.student_dashboard_cache c on c.user_id = m.user_id
-        cross join lateral dashboard.entitlements(c.tier, c.subscription_status, c.period_end,
+        cross join lateral dashboard.tier_entitlements(c.tier, c.subscription_status, c.period_end,
                                                   c.enhanced_access_start, p_at) e
        where m.mentor_score is not null and m.stage <> 'changes_requested'
          and m.reviewed_at > p_at - interval '7 days' and m.reviewed_at <= p_at
@@ -224,7 +224,7 @@ begin
                                 'days_left', e.enhanced_access_days_left),
              e.enhanced_access_ends_at
         from serving.student_dashboard_cache c
-        cross join lateral dashboard.entitlements(c.tier, c.subscription_status, c.period_end,
+        cross join lateral dashboard.tier_entitlements(c.tier, c.subscription_status, c.period_end,
                                                   c.enhanced_access_start, p_at) e
        where c.enhanced_access_start is not null
          -- cheap pre-filter before the entitlement call: a tier with a window ending soon
