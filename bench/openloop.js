@@ -4,6 +4,8 @@
 // measured from the moment the request was due, so a stall shows in the tail instead of being
 // hidden (a closed loop such as wrk waits, and omits the requests it never sent).
 // Prints one JSON line: sent, ok, errors, achieved_rps, p50_ms, p99_ms, p999_ms, max_ms.
+// With OCH_OPENLOOP_SAMPLES=FILE it also writes each request as "due_ms latency_ms status" (due
+// from the epoch), for a timeline of the tail against what else ran.
 "use strict";
 const http = require("http");
 const fs = require("fs");
@@ -21,7 +23,9 @@ let ok = 0;
 let errors = 0;
 let done = 0;
 let sent = 0;
+const samples = process.env.OCH_OPENLOOP_SAMPLES ? [] : null;
 const start = process.hrtime.bigint();
+const epochStartMs = Date.now();
 const nowMs = () => Number(process.hrtime.bigint() - start) / 1e6;
 
 function send(k) {
@@ -36,11 +40,17 @@ function send(k) {
       res.resume();
       res.on("end", () => {
         latencies.push(nowMs() - due);
+        if (samples) samples.push(`${(epochStartMs + due).toFixed(1)} ${(nowMs() - due).toFixed(2)} ${res.statusCode}`);
         if (res.statusCode >= 200 && res.statusCode < 300) ok++; else errors++;
         finish();
       });
     });
-  req.on("error", () => { errors++; latencies.push(nowMs() - due); finish(); });
+  req.on("error", () => {
+    errors++;
+    latencies.push(nowMs() - due);
+    if (samples) samples.push(`${(epochStartMs + due).toFixed(1)} ${(nowMs() - due).toFixed(2)} error`);
+    finish();
+  });
   req.on("timeout", () => req.destroy(new Error("timeout")));
   req.end();
 }
@@ -63,6 +73,7 @@ let reported = false;
 function report() {
   if (reported) return;
   reported = true;
+  if (samples) fs.writeFileSync(process.env.OCH_OPENLOOP_SAMPLES, samples.join("\n") + "\n");
   const sorted = latencies.slice().sort((a, b) => a - b);
   const elapsed = nowMs() / 1000;
   process.stdout.write(JSON.stringify({

@@ -159,19 +159,51 @@ def openloop(url: str, tokens_file: str, rate: float, seconds: int) -> dict:
 
 def openloop_while(url: str, tokens_file: str, rate: float, action) -> dict:
     """Open-loop load at `rate` for exactly as long as action() runs (its seconds are returned
-    as cycle_seconds): the whole of a refresh cycle, not its first seconds."""
-    proc = subprocess.Popen(
-        ["node", str(BENCH / "openloop.js"), url, tokens_file, str(rate), "86400"],
-        stdout=subprocess.PIPE,
-        text=True,
+    as cycle_seconds): the whole of a refresh cycle, not its first seconds. Each request's due
+    time (epoch ms) and latency are returned under "samples" for tail_by_phase()."""
+    with tempfile.NamedTemporaryFile(suffix=".samples") as samples:
+        proc = subprocess.Popen(
+            ["node", str(BENCH / "openloop.js"), url, tokens_file, str(rate), "86400"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, OCH_OPENLOOP_SAMPLES=samples.name),
+        )
+        time.sleep(0.5)
+        try:
+            seconds = action()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=120)
+        rows = [line.split() for line in Path(samples.name).read_text().splitlines()]
+    return json.loads(out.strip().splitlines()[-1]) | {
+        "cycle_seconds": round(seconds, 1),
+        "samples": [(float(due), float(ms)) for due, ms, _ in rows],
+    }
+
+
+def tail_by_phase(cur, samples: list[tuple[float, float]], since: float) -> dict:
+    """The open-loop latencies split by what the cycle (ops.refresh_log, from `since`, epoch
+    seconds) was doing when each request was due: loading staging, deriving histories and
+    refreshing views, or merging serving rows and notifying."""
+    cur.execute(
+        "select case when kind = 'staging' then 'staging' "
+        "            when kind in ('derive', 'matview') then 'views' else 'merge' end, "
+        "       extract(epoch from min(started_at)) * 1000, extract(epoch from max(finished_at)) * 1000 "
+        "  from ops.refresh_log where started_at >= to_timestamp(%s) "
+        "   and kind in ('staging', 'derive', 'matview', 'cache', 'notify') group by 1",
+        (since,),
     )
-    time.sleep(0.5)
-    try:
-        seconds = action()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
-    return json.loads(out.strip().splitlines()[-1]) | {"cycle_seconds": round(seconds, 1)}
+    phases = {}
+    for phase, start, end in cur.fetchall():
+        v = [ms for due, ms in samples if float(start) <= due < float(end)]
+        if v:
+            phases[phase] = {
+                "seconds": round((float(end) - float(start)) / 1000, 1),
+                "requests": len(v),
+                "p50_ms": round(pct(v, 50), 1),
+                "p99_ms": round(pct(v, 99), 1),
+            }
+    return phases
 
 
 AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
@@ -397,15 +429,21 @@ def bench_size(n: int, args) -> dict:
                     settings.append(("open_loop_during_refresh_autogroup_off", False))
                 for seed, (key, grouped) in enumerate(settings, start=3):
                     change_students(box, 1.0, seed)
+                    since = time.time()
                     with contextlib.ExitStack() as stack:
                         if grouped is not found:
                             stack.enter_context(autogroup(bool(grouped)))
-                        result[key] = openloop_while(
+                        loaded = openloop_while(
                             api.url + ENDPOINTS["dashboard"],
                             tokens_file,
                             rate,
                             lambda: run_cycle_job(box, force=True),
-                        ) | {"autogroup": grouped}
+                        )
+                    samples = loaded.pop("samples")
+                    result[key] = loaded | {
+                        "autogroup": grouped,
+                        "by_phase": tail_by_phase(cur, samples, since),
+                    }
                     log(
                         f"open loop at {rate} rps: p99 idle {result['open_loop_idle']['p99_ms']} ms, "
                         f"during refresh (autogroup {grouped}) {result[key]['p99_ms']} ms "
