@@ -183,8 +183,8 @@ def openloop_while(url: str, tokens_file: str, rate: float, action) -> dict:
 
 def tail_by_phase(cur, samples: list[tuple[float, float]], since: float) -> dict:
     """The open-loop latencies split by what the cycle (ops.refresh_log, from `since`, epoch
-    seconds) was doing when each request was due: loading staging, deriving histories and
-    refreshing views, or merging serving rows and notifying."""
+    seconds) was doing when each request was due: starting, loading staging, deriving histories
+    and refreshing views, or merging serving rows and notifying."""
     cur.execute(
         "select case when kind = 'staging' then 'staging' "
         "            when kind in ('derive', 'matview') then 'views' else 'merge' end, "
@@ -193,8 +193,11 @@ def tail_by_phase(cur, samples: list[tuple[float, float]], since: float) -> dict
         "   and kind in ('staging', 'derive', 'matview', 'cache', 'notify') group by 1",
         (since,),
     )
+    spans = cur.fetchall()
+    # before the first step: the job's process starting, connecting, lowering its priority
+    spans.append(("start", since * 1000, min((float(start) for _, start, _ in spans), default=0)))
     phases = {}
-    for phase, start, end in cur.fetchall():
+    for phase, start, end in spans:
         v = [ms for due, ms in samples if float(start) <= due < float(end)]
         if v:
             phases[phase] = {
