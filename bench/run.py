@@ -148,13 +148,10 @@ def wrk(url: str, tokens_file: str, seconds: int, connections: int = 8) -> dict:
 
 
 def openloop(url: str, tokens_file: str, rate: float, seconds: int) -> dict:
-    out = subprocess.run(
-        ["node", str(BENCH / "openloop.js"), url, tokens_file, str(rate), str(seconds)],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Open-loop load at `rate` for `seconds` (the idle measurement)."""
+    result = openloop_while(url, tokens_file, rate, lambda: time.sleep(seconds) or seconds)
+    del result["samples"], result["cycle_seconds"]
+    return result
 
 
 def openloop_while(url: str, tokens_file: str, rate: float, action) -> dict:
@@ -219,10 +216,10 @@ def autogroup_enabled() -> bool | None:
 
 @contextlib.contextmanager
 def autogroup(enabled: bool):
-    """Session autogrouping set for the block (root only), restored after. With it on, every
-    PostgreSQL backend shares the postmaster's one group: a busy refresh backend spends the
-    group's CPU share, and the API's backends, in the same group, wait behind the API's own
-    processes however low the refresh's priority (bench/README.md has the measurement)."""
+    """Session autogrouping set for the block (root only), restored after. With it on, the
+    kernel shares the CPU between groups first: every PostgreSQL backend is in the postmaster's
+    group, gunicorn in the bench's, so a busy refresh backend claims half the cores however low
+    its priority, and the API, needing more than the other half, queues (docs/dba.md)."""
     before = AUTOGROUP.read_text()
     AUTOGROUP.write_text("1\n" if enabled else "0\n")
     try:
