@@ -386,14 +386,67 @@ def test_a_stale_row_is_served_and_a_refresh_queued_once(
         )
     status, first = get(client, f"{API}/dashboard", auth(student))
     assert status == 200 and first["stale"] is True
-    get(client, f"{API}/dashboard", auth(student))
+    pending = (
+        "select count(*), min(reason), min(xmin::text) from ops.dashboard_update_queue "
+        "where user_id = %s and status = 'pending'"
+    )
+    with admin_conn.cursor() as cur:
+        cur.execute(pending, (student,))
+        queued = cur.fetchone()
+    assert queued[:2] == (1, "stale")
+    # the next stale reads find the refresh pending and write nothing (same row version)
+    for _ in range(3):
+        assert get(client, f"{API}/dashboard", auth(student))[1]["stale"] is True
+    with admin_conn.cursor() as cur:
+        cur.execute(pending, (student,))
+        assert cur.fetchone() == queued
+
+
+def test_a_stale_read_raises_a_pending_low_priority_refresh_to_normal(
+    client, auth, students, owner_conn, admin_conn
+):
+    student = students["free"][4]
+    assert get(client, f"{API}/dashboard", auth(student))[0] == 200
+    with owner_conn.cursor() as cur:
+        cur.execute(
+            "update serving.student_dashboard_cache set refreshed_at = now() - interval '1 hour', "
+            "last_login_at = now() - interval '90 days' where user_id = %s",
+            (student,),
+        )
+        cur.execute("select * from dashboard.enqueue_update(%s, 'low', 'nightly')", (student,))
+    assert get(client, f"{API}/dashboard", auth(student))[1]["stale"] is True
     with admin_conn.cursor() as cur:
         cur.execute(
-            "select count(*), min(reason) from ops.dashboard_update_queue "
+            "select count(*), min(priority::text), min(reason) from ops.dashboard_update_queue "
             "where user_id = %s and status = 'pending'",
             (student,),
         )
-        assert cur.fetchone() == (1, "stale")
+        assert cur.fetchone() == (1, "normal", "stale")
+
+
+def test_a_row_one_refresh_period_old_is_not_stale(
+    client, auth, settings, students, owner_conn, admin_conn
+):
+    """A cycle running a little late (the row older than one period, not two) is no reason to
+    queue a refresh of every student who reads meanwhile."""
+    student = students["free"][5]
+    assert get(client, f"{API}/dashboard", auth(student))[0] == 200
+    with owner_conn.cursor() as cur:
+        cur.execute(
+            "update serving.student_dashboard_cache "
+            "set refreshed_at = now() - make_interval(secs => %s), "
+            "last_login_at = now() - interval '90 days' where user_id = %s",
+            (settings.refresh_period_seconds * 1.5, student),
+        )
+    status, body = get(client, f"{API}/dashboard", auth(student))
+    assert status == 200 and body["stale"] is False
+    with admin_conn.cursor() as cur:
+        cur.execute(
+            "select count(*) from ops.dashboard_update_queue "
+            "where user_id = %s and status = 'pending'",
+            (student,),
+        )
+        assert cur.fetchone()[0] == 0
 
 
 def test_two_students_alternating_on_one_pooled_connection_see_only_their_own(

@@ -46,7 +46,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "UPSTREAM_USER": ("och_upstream_reader", "Role the FDW user mappings log in as upstream."),
     "UPSTREAM_PASSWORD": ("", "Its password (empty: password_required off; dev only)."),
     "UPSTREAM_DB_PREFIX": ("och_", "Upstream database names are prefix + service name."),
-    "REFRESH_PERIOD_SECONDS": ("300", "Full refresh period; a cache row older is stale."),
+    "REFRESH_PERIOD_SECONDS": (
+        "300",
+        "Full refresh period; a cache row older than two periods (a missed cycle) is stale.",
+    ),
     "QUEUE_PERIOD_SECONDS": ("60", "How often the update queue is drained."),
     "RQ_QUEUE_PREFIX": ("och", "Prefix of the RQ queue names (tests use their own)."),
     "OCH_DB_POOL_SIZE": ("8", "Connections kept open per API process."),
@@ -155,6 +158,15 @@ class Settings:
         )
         values.update(overrides)
         return cls(**values)
+
+    @property
+    def stale_after_seconds(self) -> int:
+        """When a snapshot or a student's cached row counts as stale: two refresh periods, one
+        missed cycle. Not one period: a cycle merges a little later than the one before it
+        whenever more changed, and every active student's row would turn stale at once for
+        that while (the reads of all of them queueing refreshes the running cycle is about to
+        make)."""
+        return 2 * self.refresh_period_seconds
 
     def process_env(self, **extra: str) -> dict[str, str]:
         """The environment of a child process (API, worker, CLI) that should run with these

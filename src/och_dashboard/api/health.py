@@ -43,7 +43,7 @@ class Readyz(MethodView):
             with db.transaction(None) as conn:
                 health = conn.execute(
                     text("select api.health_status(make_interval(secs => :s))"),
-                    {"s": 2 * settings.refresh_period_seconds},
+                    {"s": settings.stale_after_seconds},
                 ).scalar()
             report.update(database=True, **health)
         except Exception:  # noqa: BLE001 - any failure means "not ready"

@@ -208,7 +208,13 @@ class Dashboard(Base):
     action_plan = fields.List(fields.Nested(Action), allow_none=True)
     subscription = fields.Nested(Subscription, required=True)
     cache_updated_at = UtcDateTime(required=True)
-    stale = fields.Boolean(required=True)
+    stale = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "cache_updated_at is more than two refresh periods old (a missed "
+            "cycle); a refresh of this student has been queued"
+        },
+    )
 
 
 # --- /profile --------------------------------------------------------------------------------

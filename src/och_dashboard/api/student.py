@@ -136,8 +136,8 @@ class DashboardView(MethodView):
     def get(self):
         """The student's dashboard: today, Future-You, quick actions, subscription.
 
-        Served from the cache. Cold start (no cached row): computed now. Stale (older than the
-        refresh period): served, and a refresh is queued (de-duplicated).
+        Served from the cache. Cold start (no cached row): computed now. Stale (older than two
+        refresh periods: a missed cycle): served, and a refresh is queued (de-duplicated).
         """
         claims = require_student()
         settings = current_app.config["OCH_SETTINGS"]
@@ -145,7 +145,7 @@ class DashboardView(MethodView):
         with db.transaction(claims) as conn:
             row = _read_own(conn, DASHBOARD_SQL)
             age = datetime.now(UTC) - row.cache_updated_at
-            stale = age > timedelta(seconds=settings.refresh_period_seconds)
+            stale = age > timedelta(seconds=settings.stale_after_seconds)
             if stale:
                 queued = conn.execute(text("select * from api.request_refresh()")).one()
         if queued is not None and queued.created:
