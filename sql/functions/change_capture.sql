@@ -58,3 +58,14 @@ begin
     end loop;
   end loop;
 end $$;
+
+/* dashboard.changes_from(since) -> where a reader of the change logs (staging.student_changes,
+   habit_day_changes, submission_changes) starts when it last read at `since`: 30 seconds
+   earlier. A per-student load (a refresh, the missions read path) can commit changes stamped
+   before `since` after the reader's previous pass began and missed them; it recomputed its own
+   student, so reading them again costs a little and is never wrong. The one place the slack is
+   written. */
+create or replace function dashboard.changes_from(p_since timestamptz) returns timestamptz
+language sql immutable parallel safe as $$
+  select p_since - interval '30 seconds'
+$$;

@@ -66,16 +66,15 @@ language sql stable as $$
 $$;
 
 /* dashboard.changed_students(tables, since) -> the students whose rows staging loads changed in
-   these tables after `since` (minus 30 seconds: a per-student load that committed after the
-   previous step began; it also recomputed its own student), null when none, and
-   null with full => true when they are so many (a fifth of all) that one pass over everyone
-   is cheaper. */
+   these tables after `since` (from dashboard.changes_from(since): the change logs' slack), null
+   when none, and null with full => true when they are so many (a fifth of all) that one pass
+   over everyone is cheaper. */
 create or replace function dashboard.changed_students(p_tables text[], p_since timestamptz,
                                                       out users uuid[], out full_pass boolean)
 language sql stable as $$
   select u, coalesce(cardinality(u) > (select count(*) / 5 from staging.identity_students), false)
     from (select array_agg(distinct c.user_id) as u from staging.student_changes c
-           where c.changed_at > p_since - interval '30 seconds' and c.staging_table = any(p_tables)) x
+           where c.changed_at > dashboard.changes_from(p_since) and c.staging_table = any(p_tables)) x
 $$;
 
 /* dashboard.inputs_marker(relation, calendar_sensitive) -> the latest change among its inputs:
@@ -265,10 +264,10 @@ select dashboard.define_merge(name, param, statement) from (values
   ('missions_changed', 'p_since timestamptz', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
                                            '{user_id,mission_id}',
                                            '(s.user_id, s.mission_id) in (select c.student_id, c.mission_id '
-                                           'from staging.submission_changes c where c.changed_at > $1 - interval ''30 seconds'')', false,
+                                           'from staging.submission_changes c where c.changed_at > dashboard.changes_from($1))', false,
                                            -- the changed pairs' rows only (else every served row is hashed)
                                            '(t.user_id, t.mission_id) in (select c.student_id, c.mission_id '
-                                           'from staging.submission_changes c where c.changed_at > $1 - interval ''30 seconds'') '
+                                           'from staging.submission_changes c where c.changed_at > dashboard.changes_from($1)) '
                                            'and not exists (select from dashboard.v_mission_progress s '
                                            'where s.user_id = t.user_id and s.mission_id = t.mission_id)'))
 ) m(name, param, statement);
@@ -395,7 +394,7 @@ begin
     v_full := v_full
               or cardinality(v_users) > (select count(*) / 5 from staging.identity_students)
               or exists (select from staging.habit_day_changes c where c.habit_id is null
-                          and c.changed_at > v_state.inputs_marker - interval '30 seconds');
+                          and c.changed_at > dashboard.changes_from(v_state.inputs_marker));
   end if;
   begin
     if v_full then
@@ -537,7 +536,7 @@ begin
       v_rows := dashboard.merge_curriculum_all();
     else
       -- mission rows: only the (student, mission) pairs whose submissions changed
-      -- (staging.submission_changes, the 30 seconds' slack as dashboard.changed_students), unless
+      -- (staging.submission_changes, from dashboard.changes_from), unless
       -- the mission catalogue changed (every row shows its title), a bulk load wrote more
       -- submissions than the capture lists, or the previous merge is older than the change log's
       -- retention
@@ -546,7 +545,7 @@ begin
                 or v_state.last_success_at < now() - interval '50 minutes'
                 or dashboard.staging_marker('missions_missions') > v_state.inputs_marker
                 or exists (select from staging.submission_changes c where c.student_id is null
-                            and c.changed_at > v_state.last_success_at - interval '30 seconds');
+                            and c.changed_at > dashboard.changes_from(v_state.last_success_at));
       v_rows := case when v_full then dashboard.merge_missions_all()
                      else dashboard.merge_missions_changed(v_state.last_success_at) end;
     end if;

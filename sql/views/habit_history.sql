@@ -266,7 +266,7 @@ begin
            case when hh.weekly then date_trunc('week', c.log_date)::date else c.log_date end as unit
       from staging.habit_day_changes c
       join dashboard.habit_history hh on hh.habit_id = c.habit_id
-     where c.changed_at > p_since - interval '30 seconds'
+     where c.changed_at > dashboard.changes_from(p_since)
        and not exists (select from unnest(p_skip) k where k = hh.user_id)
   ), resolved as materialized (
     select ch.habit_id, ch.unit, dashboard.resolved_unit(ch.user_id, ch.habit_id, ch.unit, ch.weekly) as status
