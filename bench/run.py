@@ -419,16 +419,25 @@ def bench_size(n: int, args) -> dict:
                 result["open_loop_idle"] = openloop(
                     api.url + ENDPOINTS["dashboard"], tokens_file, rate, duration
                 )
-                # A forced cycle after every student changed, run as the job runs it (its
-                # backend's priority lowered), under open-loop load for its whole length: with
-                # the kernel's autogrouping as the machine has it, and, when that is on and this
-                # is root, once more with it off.
+                # Cycles run as the job runs them (its backend's priority lowered), under
+                # open-loop load for their whole length: a forced one after every student
+                # changed (the worst case), and the regular 5-minute one after 1% changed. Each
+                # with the kernel's autogrouping as the machine has it, and, when that is on
+                # and this is root, once more with it off.
                 found = autogroup_enabled()
-                settings = [("open_loop_during_refresh", found)]
+                groupings = [("", found)]
                 if found and os.access(AUTOGROUP, os.W_OK):
-                    settings.append(("open_loop_during_refresh_autogroup_off", False))
-                for seed, (key, grouped) in enumerate(settings, start=3):
-                    change_students(box, 1.0, seed)
+                    groupings.append(("_autogroup_off", False))
+                runs = [
+                    (prefix + suffix, share, force, grouped)
+                    for prefix, share, force in (
+                        ("open_loop_during_refresh", 1.0, True),
+                        ("open_loop_during_cycle_1pct", 0.01, False),
+                    )
+                    for suffix, grouped in groupings
+                ]
+                for seed, (key, share, force, grouped) in enumerate(runs, start=3):
+                    change_students(box, share, seed)
                     since = time.time()
                     with contextlib.ExitStack() as stack:
                         if grouped is not found:
@@ -437,17 +446,18 @@ def bench_size(n: int, args) -> dict:
                             api.url + ENDPOINTS["dashboard"],
                             tokens_file,
                             rate,
-                            lambda: run_cycle_job(box, force=True),
+                            lambda force=force: run_cycle_job(box, force=force),
                         )
                     samples = loaded.pop("samples")
                     result[key] = loaded | {
                         "autogroup": grouped,
+                        "changed_share": share,
+                        "forced": force,
                         "by_phase": tail_by_phase(cur, samples, since),
                     }
                     log(
                         f"open loop at {rate} rps: p99 idle {result['open_loop_idle']['p99_ms']} ms, "
-                        f"during refresh (autogroup {grouped}) {result[key]['p99_ms']} ms "
-                        f"over {result[key]['cycle_seconds']} s"
+                        f"{key} {result[key]['p99_ms']} ms over {result[key]['cycle_seconds']} s"
                     )
             result["worker_rss_mb"] = api.worker_rss_mb()
         finally:
@@ -483,9 +493,9 @@ def markdown(run: dict) -> str:
         "| students | seed s | quiet cycle s | 1% cycle s | 100% cycle s | recompute/student p50/p95 ms | "
         "refresh/student p50/p95 ms | "
         "cold start p95 ms | drain /s | floor rps | dashboard rps (ratio) | missions | curriculum | "
-        "profile | dashboard p99 ms @60% idle / during refresh / same, autogroup off | "
-        "worker RSS MB | db size |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "profile | dashboard p99 ms @60% idle / during forced 100% cycle / same, autogroup off | "
+        "during 1% cycle / same, autogroup off | worker RSS MB | db size |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in run["results"]:
         w = r["wrk"]
@@ -493,11 +503,15 @@ def markdown(run: dict) -> str:
         def ep(name, w=w):
             return f"{w[name]['rps']} (x{w[name]['ratio_to_floor']})" if name in w else "-"
 
+        def p99(key, r=r):
+            return r.get(key, {}).get("p99_ms", "-")
+
         ol = (
-            f"{r['open_loop_idle']['p99_ms']} / {r['open_loop_during_refresh']['p99_ms']} / "
-            f"{r.get('open_loop_during_refresh_autogroup_off', {}).get('p99_ms', '-')}"
+            f"{p99('open_loop_idle')} / {p99('open_loop_during_refresh')} / "
+            f"{p99('open_loop_during_refresh_autogroup_off')} | "
+            f"{p99('open_loop_during_cycle_1pct')} / {p99('open_loop_during_cycle_1pct_autogroup_off')}"
             if "open_loop_idle" in r
-            else "-"
+            else "- | -"
         )
         lines.append(
             f"| {r['students']:,} | {r['seed_seconds']} | {r['cycle_quiet']['seconds']} | "
