@@ -4,6 +4,7 @@ masking over HTTP, object access, bad tokens, parameters, actions, cold start an
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -400,6 +401,37 @@ def test_a_stale_row_is_served_and_a_refresh_queued_once(
     with admin_conn.cursor() as cur:
         cur.execute(pending, (student,))
         assert cur.fetchone() == queued
+
+
+def test_only_the_first_stale_read_writes_and_its_commit_does_not_wait_for_the_flush(
+    connect_as, students
+):
+    """api.request_refresh as the API calls it: the first call queues the student in a
+    transaction that commits without waiting for the WAL flush (synchronous_commit off); the
+    next finds the entry pending and leaves the transaction read-only (no xid assigned)."""
+    student = students["free"][6]
+    conn = connect_as("authenticator")
+    conn.autocommit = False
+
+    def request_refresh():
+        with conn.cursor() as cur:
+            cur.execute("set local role authenticated")
+            cur.execute(
+                "select set_config('request.jwt.claims', %s, true)",
+                (json.dumps({"sub": student, "role": "authenticated"}),),
+            )
+            cur.execute("select created from api.request_refresh()")
+            (created,) = cur.fetchone()
+            cur.execute(
+                "select current_setting('synchronous_commit'), "
+                "txid_current_if_assigned() is not null"
+            )
+            setting, wrote = cur.fetchone()
+        conn.commit()
+        return created, setting, wrote
+
+    assert request_refresh() == (True, "off", True)
+    assert request_refresh() == (False, "on", False)
 
 
 def test_a_stale_read_raises_a_pending_low_priority_refresh_to_normal(

@@ -45,7 +45,10 @@ grant execute on function api.report_action(text) to authenticated;
  * stale row; de-duplicated by the queue like any other event. A refresh already pending at
  * normal priority or above is returned as it is, without writing: every read of a stale row
  * lands here (all of them at once when a cycle runs late), and a write would make each one a
- * commit waiting on the WAL flush behind the cycle's writes.
+ * commit waiting on the WAL flush behind the cycle's writes. The first one does write, and its
+ * transaction commits without waiting for the flush (synchronous_commit off, this transaction
+ * only): the response promises nothing, and an entry lost in a crash is queued again by the
+ * next stale read, or made moot by the next cycle.
  */
 create or replace function api.request_refresh()
 returns table (queue_id bigint, priority text, created boolean)
@@ -59,6 +62,7 @@ begin
   return query select q.id, q.priority::text, false from ops.dashboard_update_queue q
                 where q.user_id = v_user and q.status = 'pending' and q.priority <= 'normal';
   if not found then
+    perform set_config('synchronous_commit', 'off', true);
     return query select q.id, q.priority::text, q.created
                    from dashboard.enqueue_update(v_user, 'normal', 'stale') q;
   end if;
