@@ -115,17 +115,21 @@ CONF
 # does not force a checkpoint every few seconds (each one makes the next write of every page a
 # full-page image), lz4-compressed full-page images, and a buffer cache for the working set.
 # Applied to the project-local cluster only, idempotently (a restart when one needs it); a server
-# named by DATABASE_URL is its DBA's to tune.
+# named by DATABASE_URL is its DBA's to tune. The buffer cache is a quarter of the machine's
+# memory (128 MB to 8 GB), the usual rule: at 100,000 students 6 GB instead of 256 MB took the
+# API's p99 during the 5-minute cycle from 70-269 ms to 41-42 ms (docs/dba.md).
+MEM_MB=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+BUFFERS_MB=$(( MEM_MB / 4 < 128 ? 128 : (MEM_MB / 4 > 8192 ? 8192 : MEM_MB / 4) ))
 TUNED_SETTINGS=(
   "max_wal_size=8GB"
   "checkpoint_timeout=15min"
   "wal_compression=lz4"
-  "shared_buffers=2GB"
-  "effective_cache_size=8GB"
+  "shared_buffers=${BUFFERS_MB}MB"
+  "effective_cache_size=$(( MEM_MB * 3 / 4 ))MB"
   "maintenance_work_mem=512MB"
 )
 tune_local_postgres() {
-  local url=$1 data=$2 item name value changed=0
+  local url=$1 data=$2 item name value changed=0 restart=0
   for item in "${TUNED_SETTINGS[@]}"; do
     name=${item%%=*}; value=${item#*=}
     if [ "$(psql "$url" -Atqc "select setting from pg_file_settings where name = '$name' and sourcefile like '%postgresql.auto.conf' order by seqno desc limit 1")" != "$value" ]; then
@@ -133,11 +137,15 @@ tune_local_postgres() {
       changed=1
     fi
   done
-  [ "$changed" -eq 1 ] || return 0
-  if [ "$(psql "$url" -Atqc "select bool_or(pending_restart) from pg_settings")" = "t" ]; then
+  # pg_settings.pending_restart says so only once the server has re-read its files; a file
+  # setting the running server cannot take without a restart (shared_buffers) is one
+  # pg_file_settings marks "could not be applied" right away. (Checking pending_restart before
+  # the reload left the cluster at its initial buffer cache until something restarted it.)
+  restart=$(psql "$url" -Atqc "select count(*) from pg_file_settings where not applied and error is not null")
+  if [ "$restart" != "0" ]; then
     log "restarting the project-local PostgreSQL for its tuned settings"
     as_pg_user "$PG_BIN/pg_ctl" -D "$data" -l "$LOCAL/pg/server.log" -w -t 60 restart >/dev/null
-  else
+  elif [ "$changed" -eq 1 ]; then
     psql "$url" -qAtc "select pg_reload_conf()" >/dev/null
   fi
 }
