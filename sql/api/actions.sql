@@ -42,13 +42,10 @@ grant execute on function api.report_action(text) to authenticated;
 
 /*
  * api.request_refresh() -> (queue_id, priority, created): the API calls it when it served a
- * stale row; de-duplicated by the queue like any other event. A refresh already pending at
- * normal priority or above is returned as it is, without writing: every read of a stale row
- * lands here (all of them at once when a cycle runs late), and a write would make each one a
- * commit waiting on the WAL flush behind the cycle's writes. The first one does write, and its
- * transaction commits without waiting for the flush (synchronous_commit off, this transaction
- * only): the response promises nothing, and an entry lost in a crash is queued again by the
- * next stale read, or made moot by the next cycle.
+ * stale row; de-duplicated by the queue like any other event (a student already queued: no
+ * write). When it did queue, the transaction commits without waiting for the WAL flush
+ * (synchronous_commit off, this transaction only): the response promises nothing, and an entry
+ * lost in a crash is queued again by the next stale read, or made moot by the next cycle.
  */
 create or replace function api.request_refresh()
 returns table (queue_id bigint, priority text, created boolean)
@@ -59,12 +56,10 @@ begin
   if v_user is null then
     raise exception 'no authenticated student' using errcode = '28000';
   end if;
-  return query select q.id, q.priority::text, false from ops.dashboard_update_queue q
-                where q.user_id = v_user and q.status = 'pending' and q.priority <= 'normal';
-  if not found then
+  return query select q.id, q.priority::text, q.created
+                 from dashboard.enqueue_update(v_user, 'normal', 'stale') q;
+  if txid_current_if_assigned() is not null then
     perform set_config('synchronous_commit', 'off', true);
-    return query select q.id, q.priority::text, q.created
-                   from dashboard.enqueue_update(v_user, 'normal', 'stale') q;
   end if;
 end $$;
 grant execute on function api.request_refresh() to authenticated;

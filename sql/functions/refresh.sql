@@ -621,19 +621,29 @@ end $$;
  * dashboard.enqueue_update(user_id, priority, reason) -> (id, priority, created)
  * Queues a refresh of one student's dashboard. One pending entry per student: a new event for a
  * student already queued raises the pending entry's priority (never lowers it) instead of
- * adding a duplicate.
+ * adding a duplicate. An entry already pending at this priority or above is returned as it is,
+ * without writing: every read of a stale dashboard lands here (all of them at once when a cycle
+ * runs late), and a write would make each one a commit waiting on the WAL flush behind the
+ * cycle's writes.
  */
 create or replace function dashboard.enqueue_update(p_user uuid, p_priority ops.update_priority, p_reason text)
 returns table (id bigint, priority ops.update_priority, created boolean)
-language sql security definer set search_path = pg_catalog, pg_temp as $$
-  insert into ops.dashboard_update_queue as q (user_id, priority, reason)
-  values (p_user, p_priority, p_reason)
-  on conflict (user_id) where status = 'pending'
-  do update set priority = least(q.priority, excluded.priority),
-                reason = case when excluded.priority < q.priority then excluded.reason else q.reason end,
-                updated_at = now()
-  returning q.id, q.priority, (xmax = 0)
-$$;
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+#variable_conflict use_column
+begin
+  return query select q.id, q.priority, false from ops.dashboard_update_queue q
+                where q.user_id = p_user and q.status = 'pending' and q.priority <= p_priority;
+  if not found then
+    return query
+    insert into ops.dashboard_update_queue as q (user_id, priority, reason)
+    values (p_user, p_priority, p_reason)
+    on conflict (user_id) where status = 'pending'
+    do update set priority = least(q.priority, excluded.priority),
+                  reason = case when excluded.priority < q.priority then excluded.reason else q.reason end,
+                  updated_at = now()
+    returning q.id, q.priority, (q.xmax = 0);
+  end if;
+end $$;
 
 /*
  * dashboard.process_update_queue(max) -> jsonb {processed, failed, remaining}
