@@ -128,6 +128,32 @@ def test_per_student_load_pushes_the_student_filter_to_the_upstream(owner_conn):
     assert "WHERE ((student_id = " in plan
 
 
+def test_incremental_load_upserts_in_student_order(owner_conn):
+    """The changed rows are written one student after another (their staging pages and index
+    leaves in the order they lie), not in the upstream's updated_at order; catalogues, which
+    have no student, are not sorted."""
+    with owner_conn.cursor() as cur:
+        for staging_table, sorted_by in (
+            ("coaching_habit_logs", "src.student_id"),
+            ("missions_submissions", "src.student_id"),
+            ("missions_missions", None),
+        ):
+            cur.execute(
+                "select incremental from dashboard.staging_statements where staging_table = %s",
+                (staging_table,),
+            )
+            cur.execute("prepare incremental(timestamptz) as " + cur.fetchone()[0])
+            cur.execute("explain (verbose, costs off) execute incremental(now())")
+            plan = "\n".join(r[0] for r in cur.fetchall())
+            cur.execute("deallocate incremental")
+            insert = plan[plan.index("Insert on") :]
+            sort_keys = [ln.strip() for ln in insert.splitlines() if "Sort Key:" in ln]
+            if sorted_by:
+                assert sort_keys and sort_keys[0] == f"Sort Key: {sorted_by}", plan
+            else:
+                assert not sort_keys, plan
+
+
 def test_per_student_load_brings_a_new_upstream_row(owner_conn, upstream_conn, students):
     student = students["professional7"][0]
     with upstream_conn("coaching").cursor() as up:
