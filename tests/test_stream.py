@@ -179,3 +179,46 @@ def test_the_stream_ends_after_its_maximum_duration(server, settings, students):
         for _ in r.iter_lines():
             pass
     assert 7 <= time.monotonic() - started < 15
+
+
+def test_the_hub_listens_only_while_a_stream_is_open(settings, admin_conn):
+    """The LISTEN connection goes away soon after the last stream ends (a database going away
+    then is not an error to log), and comes back, hearing changes, with the next stream."""
+    from och_dashboard.stream import CHANNEL, Hub
+
+    def hub_connections():
+        with admin_conn.cursor() as cur:
+            cur.execute(
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and application_name = 'och-dashboard-stream-hub' and pid <> pg_backend_pid()"
+            )
+            return cur.fetchone()[0]
+
+    def wait_for(predicate, seconds=5.0):
+        deadline = time.monotonic() + seconds
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return predicate()
+
+    # the hub of this module's server lets go once its streams ended (within its 5 s poll)
+    assert wait_for(lambda: hub_connections() == 0, seconds=12), "an idle hub kept its connection"
+    hub = Hub(settings.api_database_url, poll_seconds=0.1)
+    user = "00000000-0000-0000-0000-00000000abcd"
+    try:
+        changes = hub.subscribe(user)
+        assert hub.listening.is_set() and hub_connections() == 1
+        hub.unsubscribe(user, changes)
+        assert wait_for(lambda: hub_connections() == 0), "the idle hub kept its connection"
+        assert not hub.listening.is_set()
+
+        changes = hub.subscribe(user)
+        assert hub.listening.is_set() and hub_connections() == 1
+        while not changes.empty():  # the re-read every stream gets when the hub (re)connects
+            changes.get_nowait()
+        with admin_conn.cursor() as cur:
+            cur.execute("select pg_notify(%s, %s)", (CHANNEL, user))
+        assert changes.get(timeout=5) == "changed"
+        hub.unsubscribe(user, changes)
+        assert wait_for(lambda: hub_connections() == 0)
+    finally:
+        hub.stop()

@@ -1,5 +1,6 @@
 """The live dashboard stream: one LISTEN connection per API process fans change notifications
-out to that process's open streams.
+out to that process's open streams (held while a stream is open, closed a few seconds after
+the last one ends).
 
 The database sends the ids of students whose cache row changed on channel och_dashboard_changed
 (sql/functions/change_notify.sql). The hub's listener thread wakes the streams of those
@@ -32,8 +33,9 @@ CHANNEL = "och_dashboard_changed"
 class Hub:
     """Process-wide fan-out of change notifications to subscriber queues."""
 
-    def __init__(self, dsn: str):
+    def __init__(self, dsn: str, poll_seconds: float = 5.0):
         self._dsn = dsn
+        self._poll_seconds = poll_seconds  # how soon a hub nobody listens to lets go
         self._lock = threading.Lock()
         self._subscribers: dict[str, set[queue.Queue]] = defaultdict(set)
         self._thread: threading.Thread | None = None
@@ -72,9 +74,19 @@ class Hub:
             with contextlib.suppress(queue.Full):
                 q.put_nowait("changed")
 
+    def _idle_exit(self) -> bool:
+        """True, and the thread is done, when no stream is open: the hub holds its connection
+        only while someone listens (the next subscribe starts a new thread, which re-reads)."""
+        with self._lock:
+            if self._subscribers and not self._stop.is_set():
+                return False
+            self._thread = None
+            self.listening.clear()
+            return True
+
     def _run(self) -> None:
         backoff = 0.5
-        while not self._stop.is_set():
+        while not self._idle_exit():
             conn = None
             try:
                 conn = psycopg2.connect(
@@ -90,16 +102,19 @@ class Hub:
                     users = list(self._subscribers)
                 for user_id in users:
                     self._wake(user_id)
-                while not self._stop.is_set():
-                    if select.select([conn], [], [], 5.0) == ([], [], []):
+                while not self._idle_exit():
+                    if select.select([conn], [], [], self._poll_seconds) == ([], [], []):
                         continue
                     conn.poll()
                     while conn.notifies:
                         note = conn.notifies.pop(0)
                         for user_id in note.payload.split(","):
                             self._wake(user_id)
+                return
             except psycopg2.Error as exc:
                 self.listening.clear()
+                if self._idle_exit():  # nobody to tell (a server shutting down, say)
+                    return
                 log.warning("stream hub: database connection lost (%s); retrying", exc)
                 # streams re-read on reconnect: a change missed meanwhile is not lost
                 with self._lock:
