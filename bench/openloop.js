@@ -3,7 +3,7 @@
 // Requests are sent on schedule whether or not earlier ones have answered, and each latency is
 // measured from the moment the request was due, so a stall shows in the tail instead of being
 // hidden (a closed loop such as wrk waits, and omits the requests it never sent).
-// Prints one JSON line: sent, ok, errors, achieved_rps, p50_ms, p99_ms, p999_ms, max_ms.
+// Prints one JSON line: sent, ok, errors, error_kinds, achieved_rps, p50_ms, p99_ms, p999_ms, max_ms.
 // With OCH_OPENLOOP_SAMPLES=FILE it also writes each request as "due_ms latency_ms status" (due
 // from the epoch), for a timeline of the tail against what else ran.
 "use strict";
@@ -41,18 +41,25 @@ function send(k) {
       res.on("end", () => {
         latencies.push(nowMs() - due);
         if (samples) samples.push(`${(epochStartMs + due).toFixed(1)} ${(nowMs() - due).toFixed(2)} ${res.statusCode}`);
-        if (res.statusCode >= 200 && res.statusCode < 300) ok++; else errors++;
+        if (res.statusCode >= 200 && res.statusCode < 300) ok++; else failed(`http_${res.statusCode}`);
         finish();
       });
     });
-  req.on("error", () => {
-    errors++;
+  req.on("error", (err) => {
+    failed(err.code || err.message);
     latencies.push(nowMs() - due);
     if (samples) samples.push(`${(epochStartMs + due).toFixed(1)} ${(nowMs() - due).toFixed(2)} error`);
     finish();
   });
   req.on("timeout", () => req.destroy(new Error("timeout")));
   req.end();
+}
+
+// what failed, by kind (an HTTP status, or the socket error's code: ECONNRESET, timeout)
+const errorKinds = {};
+function failed(kind) {
+  errors++;
+  errorKinds[kind] = (errorKinds[kind] || 0) + 1;
 }
 
 function finish() {
@@ -77,7 +84,7 @@ function report() {
   const sorted = latencies.slice().sort((a, b) => a - b);
   const elapsed = nowMs() / 1000;
   process.stdout.write(JSON.stringify({
-    sent, ok, errors, target_rps: rate, achieved_rps: Math.round(sent / Math.min(elapsed, seconds)),
+    sent, ok, errors, error_kinds: errorKinds, target_rps: rate, achieved_rps: Math.round(sent / Math.min(elapsed, seconds)),
     seconds: +elapsed.toFixed(1),
     p50_ms: +pct(sorted, 50).toFixed(2), p99_ms: +pct(sorted, 99).toFixed(2),
     p999_ms: +pct(sorted, 99.9).toFixed(2), max_ms: +sorted[sorted.length - 1].toFixed(2),
