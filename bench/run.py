@@ -40,7 +40,7 @@ ENDPOINTS = {
     "curriculum": "/api/v1/student/curriculum/progress",
     "profile": "/api/v1/student/profile",
 }
-GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4
+GUNICORN_WORKERS, GUNICORN_THREADS = 4, 1  # sync workers: see README.md, "In production"
 
 
 def log(msg: str) -> None:
@@ -84,7 +84,7 @@ def run_cycle_job(box: Sandbox, force: bool) -> float:
 
 
 class Api:
-    """gunicorn serving the sandbox, as in production (2 workers x 4 threads per 2 cores)."""
+    """gunicorn serving the sandbox, as in production (4 sync workers per 2 cores)."""
 
     def __init__(self, box: Sandbox):
         self.port = free_port()
