@@ -263,6 +263,16 @@ def change_students(box: Sandbox, share: float, seed: int) -> int:
             "where abs(hashtext(student_id::text || %(s)s)) %% 10000 < %(k)s order by student_id, id)",
         ),
         (
+            # a student at work moves on in a module: the curriculum summary, its detail rows
+            "curriculum",
+            "update module_progress set progress_pct = case when progress_pct < 99.99 "
+            "then progress_pct + 0.01 else progress_pct - 0.01 end "
+            "where (student_id, module_id) in (select distinct on (student_id) student_id, module_id "
+            "from module_progress where status <> 'completed' "
+            "and abs(hashtext(student_id::text || %(s)s)) %% 10000 < %(k)s "
+            "order by student_id, module_id)",
+        ),
+        (
             "talentscope",
             "update readiness_snapshots set readiness_score = least(100, readiness_score + 0.01) "
             "where (student_id, measured_on) in (select student_id, max(measured_on) "

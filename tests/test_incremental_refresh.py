@@ -843,8 +843,30 @@ def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_con
 
 
 # --------------------------------------------------------------------------------------------
-# The curriculum rows: merged when the curriculum changed, left alone otherwise
+# The curriculum rows: merged for the students whose curriculum changed, for everyone when the
+# catalogue did, left alone otherwise
 # --------------------------------------------------------------------------------------------
+
+
+def curriculum_probe(owner_conn, student: str):
+    """Make a served curriculum row differ from its source: a merge that looks at the student
+    puts it back, one that does not leaves it."""
+    with owner_conn.cursor() as cur:
+        cur.execute(
+            "update serving.student_curriculum set track_name = 'probe' where user_id = %s",
+            (student,),
+        )
+
+
+def probe_left(owner_conn, student: str) -> bool:
+    return (
+        scalar(
+            owner_conn,
+            "select track_name from serving.student_curriculum where user_id = %s",
+            (student,),
+        )
+        == "probe"
+    )
 
 
 def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
@@ -857,31 +879,112 @@ def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
         "select p.student_id::text, p.module_id::text, p.progress_pct from module_progress p "
         "where p.status = 'in_progress' and p.progress_pct < 90 order by p.student_id limit 1",
     )
+    other = scalar(
+        owner_conn,
+        "select user_id::text from serving.student_curriculum where user_id <> %s "
+        "order by user_id desc limit 1",
+        (student,),
+    )
     before = dict(
         rows(
             owner_conn,
             "select user_id::text, xmin::text from serving.student_curriculum",
         )
     )
-    mark = last_log_id(owner_conn)
-    with curriculum.cursor() as cur:
-        cur.execute(
-            "update module_progress set progress_pct = progress_pct + 5 "
-            "where student_id = %s and module_id = %s",
-            (student, module),
+    curriculum_probe(owner_conn, other)
+    try:
+        mark = last_log_id(owner_conn)
+        with curriculum.cursor() as cur:
+            cur.execute(
+                "update module_progress set progress_pct = progress_pct + 5 "
+                "where student_id = %s and module_id = %s",
+                (student, module),
+            )
+        refresh_all(owner_conn)
+        assert merges(owner_conn, "serving.student_curriculum", mark) == [("ok", 1)]
+        (modules,) = one(
+            owner_conn,
+            "select modules from serving.student_curriculum where user_id = %s",
+            (student,),
         )
-    refresh_all(owner_conn)
-    assert merges(owner_conn, "serving.student_curriculum", mark) == [("ok", 1)]
-    (modules,) = one(
-        owner_conn, "select modules from serving.student_curriculum where user_id = %s", (student,)
+        (entry,) = [m for m in modules if m["module_id"] == module]
+        assert float(entry["progress_pct"]) == float(pct) + 5
+        after = dict(
+            rows(owner_conn, "select user_id::text, xmin::text from serving.student_curriculum")
+        )
+        assert {s for s in before if after[s] != before[s]} == {student, other}
+        assert probe_left(owner_conn, other), "the merge only looked at the changed student"
+        # the dashboard's curriculum summary follows (mv_curriculum_progress, then the cache)
+        (completion,) = one(
+            owner_conn,
+            "select c.completion_pct = k.completion_pct from serving.student_dashboard_cache c "
+            "join serving.student_curriculum k using (user_id) where user_id = %s",
+            (student,),
+        )
+        assert completion
+        # nothing changed since: the next cycle does not look at the curriculum rows
+        mark = last_log_id(owner_conn)
+        refresh_all(owner_conn)
+        assert merges(owner_conn, "serving.student_curriculum", mark) == [("skipped", 0)]
+    finally:
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.merge_curriculum_one(%s)", (other,))
+    assert not probe_left(owner_conn, other)
+
+
+def test_a_module_renamed_in_the_catalogue_reaches_every_students_curriculum_row(
+    settled, upstream_conn
+):
+    """No student's own curriculum rows changed: only a merge of everyone brings the new title
+    to all of them (and puts a probe back)."""
+    owner_conn = settled
+    curriculum = upstream_conn("curriculum")
+    module, title, students = one(
+        owner_conn,
+        "select m ->> 'module_id', min(m ->> 'title'), count(*) from serving.student_curriculum, "
+        "jsonb_array_elements(modules) m group by 1 order by 3 desc, 1 limit 1",
     )
-    (entry,) = [m for m in modules if m["module_id"] == module]
-    assert float(entry["progress_pct"]) == float(pct) + 5
-    after = dict(
-        rows(owner_conn, "select user_id::text, xmin::text from serving.student_curriculum")
+    assert students > 1
+    other = scalar(
+        owner_conn,
+        "select user_id::text from serving.student_curriculum order by user_id limit 1",
     )
-    assert {s for s in before if after[s] != before[s]} == {student}
-    # nothing changed since: the next cycle does not look at the curriculum rows
-    mark = last_log_id(owner_conn)
-    refresh_all(owner_conn)
-    assert merges(owner_conn, "serving.student_curriculum", mark) == [("skipped", 0)]
+    renamed = f"{title} (v2)"
+    titled = (
+        "select m ->> 'title', count(*) from serving.student_curriculum, "
+        "jsonb_array_elements(modules) m where m ->> 'module_id' = %s group by 1"
+    )
+    curriculum_probe(owner_conn, other)
+    try:
+        mark = last_log_id(owner_conn)
+        with curriculum.cursor() as cur:
+            cur.execute("update modules set title = %s where id = %s", (renamed, module))
+        refresh_all(owner_conn)
+        assert rows(owner_conn, titled, (module,)) == [(renamed, students)]
+        assert not probe_left(owner_conn, other), "every student's row was looked at"
+        assert merges(owner_conn, "serving.student_curriculum", mark)[0][0] == "ok"
+    finally:
+        with curriculum.cursor() as cur:
+            cur.execute("update modules set title = %s where id = %s", (title, module))
+        refresh_all(owner_conn)
+    assert rows(owner_conn, titled, (module,)) == [(title, students)]
+
+
+def test_a_student_gone_upstream_loses_the_curriculum_row(settled, upstream_conn):
+    owner_conn = settled
+    identity = upstream_conn("identity")
+    student = scalar(
+        owner_conn,
+        "select user_id::text from serving.student_curriculum order by user_id offset 3 limit 1",
+    )
+    count = "select count(*) from serving.student_curriculum where user_id = %s"
+    with identity.cursor() as cur:
+        cur.execute("update students set deleted_at = now() where id = %s", (student,))
+    try:
+        refresh_all(owner_conn)
+        assert scalar(owner_conn, count, (student,)) == 0
+    finally:
+        with identity.cursor() as cur:
+            cur.execute("update students set deleted_at = null where id = %s", (student,))
+        refresh_all(owner_conn)
+    assert scalar(owner_conn, count, (student,)) == 1

@@ -964,10 +964,11 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
         assert len(active) >= 10
         cur.execute(diff, (active,))
         assert cur.fetchall() == []
-        # every student's curriculum row was merged from mv_curriculum_progress: equal too
+        # every student's curriculum row was merged from the live curriculum view: equal too,
+        # and its summary to what mv_curriculum_progress (and so the dashboard) holds
         curriculum = (
             "select user_id from serving.student_curriculum k "
-            "join dashboard.mv_curriculum_progress m using (user_id) "
+            "join dashboard.v_curriculum_progress m using (user_id) "
             "where user_id = any(%s::uuid[]) and (k.track_code, k.track_name, k.completion_pct, "
             "k.modules_total, k.modules_completed, k.modules, k.next_module, k.recommended_missions) "
             "is distinct from (m.track_code, m.track_name, m.completion_pct, m.modules_total, "
@@ -981,6 +982,14 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
         )
         assert cur.fetchone()[0] == len(everyone) >= 60
         cur.execute(curriculum, (everyone,))
+        assert cur.fetchall() == []
+        cur.execute(
+            "select user_id from serving.student_curriculum k "
+            "full join dashboard.mv_curriculum_progress m using (user_id) "
+            "where (k.track_code, k.track_name, k.completion_pct, k.modules_total, "
+            "k.modules_completed, k.next_module) is distinct from (m.track_code, m.track_name, "
+            "m.completion_pct, m.modules_total, m.modules_completed, m.next_module)"
+        )
         assert cur.fetchall() == []
 
         # the per-student path, at the same instant, computes the same rows
