@@ -47,6 +47,18 @@ select w.root::regclass as relation, w.rel::regclass as input, c.relkind as inpu
 comment on view dashboard.relation_inputs is
   'Staging tables and materialized views each dashboard view or materialized view reads (from pg_depend).';
 
+/* The staging tables a view reads, split into the students' own rows and catalogues (no
+   student column), from dashboard.relation_inputs. */
+create or replace function dashboard.view_staging_inputs(p_view regclass, out staging_table text,
+                                                         out per_student boolean)
+returns setof record
+language sql stable as $$
+  select s.staging_table, s.student_column is not null
+    from dashboard.relation_inputs ri
+    join staging.sources s on format('staging.%I', s.staging_table)::regclass = ri.input
+   where ri.relation = p_view
+$$;
+
 /* The latest instant a local day started for any student (or in UTC): when it moves past a
    calendar-sensitive target's marker, today/this-week figures must be recomputed. */
 create or replace function dashboard.calendar_marker() returns timestamptz
@@ -84,10 +96,7 @@ create or replace function dashboard.inputs_marker(p_relation regclass, p_calend
 returns timestamptz
 language sql stable as $$
   select greatest(
-    (select max(dashboard.staging_marker(s.staging_table))
-       from dashboard.relation_inputs ri
-       join staging.sources s on format('staging.%I', s.staging_table)::regclass = ri.input
-      where ri.relation = p_relation and ri.input_kind = 'r'),
+    (select max(dashboard.staging_marker(v.staging_table)) from dashboard.view_staging_inputs(p_relation) v),
     (select max(coalesce(st.changed_at, st.last_success_at)) from dashboard.relation_inputs ri
        join ops.refresh_state st on st.target = ri.input::text     -- matviews, derived tables
       where ri.relation = p_relation),
@@ -160,29 +169,6 @@ begin
   end loop;
 end $$;
 
-/* The staging tables a view reads, split into the students' own rows and catalogues (no
-   student column), from dashboard.relation_inputs. */
-create or replace function dashboard.view_staging_inputs(p_view regclass, out staging_table text,
-                                                         out per_student boolean)
-returns setof record
-language sql stable as $$
-  select s.staging_table, s.student_column is not null
-    from dashboard.relation_inputs ri
-    join staging.sources s on format('staging.%I', s.staging_table)::regclass = ri.input
-   where ri.relation = p_view
-$$;
-
-/* dashboard.curriculum_changes(since) -> the students whose curriculum rows or identity (their
-   track) staging loads changed since `since` (with the change log's slack). */
-create or replace function dashboard.curriculum_changes(p_since timestamptz) returns table (user_id uuid)
-language sql stable as $$
-  select distinct c.user_id from staging.student_changes c
-   where c.changed_at > dashboard.changes_from(p_since)
-     and c.staging_table in (select v.staging_table
-                               from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
-                              where v.per_student)
-$$;
-
 /*
  * Merge functions of the serving tables, generated from the catalog (the columns the target
  * shares with its source), so adding a column to a view and a migration is all it takes:
@@ -195,9 +181,9 @@ $$;
  *                                        (tracks, modules, missions) changed, or a fifth of the
  *                                        students did
  *   dashboard.merge_curriculum_one(user) one student's from v_curriculum_progress, stamped fresh
- *   dashboard.merge_curriculum_changed(since)  the students whose curriculum rows or identity
- *                                        changed since (staging.student_changes), computed one by
- *                                        one (a lateral join: the filter reaches inside the
+ *   dashboard.merge_curriculum_changed(users)  these students' rows (those whose curriculum rows
+ *                                        or identity changed: dashboard.changed_students), computed
+ *                                        one by one (a lateral join: the filter reaches inside the
  *                                        view's grouping), only where something differs
  *   dashboard.merge_missions_all()       every student x mission row from v_mission_progress,
  *                                        changed rows only, rows gone upstream deleted
@@ -282,12 +268,11 @@ select dashboard.define_merge(name, param, statement) from (values
                                         'not exists (select from staging.identity_students i '
                                         'where i.id = t.user_id and i.deleted_at is null)')),
   -- OFFSET 0 keeps the lateral subquery from being flattened into a join of the whole view
-  ('curriculum_changed', 'p_since timestamptz', dashboard.compile_merge('serving.student_curriculum', 'dashboard.v_curriculum_progress',
+  ('curriculum_changed', 'p_users uuid[]', dashboard.compile_merge('serving.student_curriculum', 'dashboard.v_curriculum_progress',
                                         '{user_id}', 'true', false,
-                                        't.user_id in (select c.user_id from dashboard.curriculum_changes($1) c) '
-                                        'and not exists (select from staging.identity_students i '
+                                        't.user_id = any($1) and not exists (select from staging.identity_students i '
                                         'where i.id = t.user_id and i.deleted_at is null)',
-                                        'dashboard.curriculum_changes($1) c cross join lateral '
+                                        'unnest($1) c(user_id) cross join lateral '
                                         '(select * from dashboard.v_curriculum_progress v '
                                         'where v.user_id = c.user_id offset 0) s')),
   ('curriculum_one', 'p_user uuid', dashboard.compile_merge('serving.student_curriculum', 'dashboard.v_curriculum_progress',
@@ -527,6 +512,7 @@ declare
   v_marker timestamptz;
   v_state ops.refresh_state;
   v_full boolean;
+  v_users uuid[];
 begin
   if not pg_try_advisory_xact_lock(dashboard.lock_class('refresh_all'), 0) then
     -- the lock is re-entrant for its holder: failing here means another cycle runs
@@ -577,15 +563,18 @@ begin
       -- retention. At 10,000 students the whole pass costs 3.7 s of building module lists
       -- (jsonb), one changed student 1-2 ms.
       select * into v_state from ops.refresh_state where target = v_name;
-      v_full := p_force or v_state.last_success_at is null
+      select c.users, c.full_pass into v_users, v_full
+        from dashboard.changed_students(
+               array(select v.staging_table from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
+                      where v.per_student),
+               v_state.last_success_at) c;
+      v_full := v_full or p_force or v_state.last_success_at is null
                 or v_state.last_success_at < now() - interval '50 minutes'
                 or exists (select from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
                             where not v.per_student
-                              and dashboard.staging_marker(v.staging_table) > v_state.inputs_marker)
-                or (select count(*) from dashboard.curriculum_changes(v_state.last_success_at))
-                   > (select count(*) / 5 from staging.identity_students);
+                              and dashboard.staging_marker(v.staging_table) > v_state.inputs_marker);
       v_rows := case when v_full then dashboard.merge_curriculum_all()
-                     else dashboard.merge_curriculum_changed(v_state.last_success_at) end;
+                     else dashboard.merge_curriculum_changed(v_users) end;
     else
       -- mission rows: only the (student, mission) pairs whose submissions changed
       -- (staging.submission_changes, from dashboard.changes_from), unless
