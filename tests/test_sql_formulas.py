@@ -490,6 +490,53 @@ def test_curriculum_modules_and_next_module(formula):
     assert row["next_module"]["deep_link"] == f"och://modules/{third}"
 
 
+def _soc_modules(up) -> dict[int, str]:
+    return {
+        p: str(m)
+        for m, p in up.all(
+            "curriculum",
+            "select id, position from modules where track_code = 'SOC' and deleted_at is null",
+        )
+    }
+
+
+def _progress(up, sid, module_id, pct, status):
+    up.insert(
+        "curriculum",
+        "module_progress",
+        student_id=sid,
+        module_id=module_id,
+        progress_pct=pct,
+        status=status,
+        completed_at=at(D("2026-03-01")) if status == "completed" else None,
+    )
+
+
+def test_next_module_without_a_progress_row_is_the_gap_not_a_later_module(up, owner):
+    # positions 1, 2 and 4 completed, 3 never started (no row), 5 half done: the next is 3, at 0
+    sid = new_student(up, track="SOC")
+    by_pos = _soc_modules(up)
+    for pos in (1, 2, 4):
+        _progress(up, sid, by_pos[pos], "100", "completed")
+    _progress(up, sid, by_pos[5], "50", "in_progress")
+    refresh(owner, sid)
+    row = cache_row(owner, sid)
+    assert row["next_module"]["module_id"] == by_pos[3]
+    assert (row["next_module"]["position"], row["next_module"]["progress_pct"]) == (3, 0)
+    assert row["modules_completed"] == 3
+
+
+def test_next_module_is_null_once_every_module_is_completed(up, owner):
+    sid = new_student(up, track="SOC")
+    by_pos = _soc_modules(up)
+    for module_id in by_pos.values():
+        _progress(up, sid, module_id, "100", "completed")
+    refresh(owner, sid)
+    row = cache_row(owner, sid)
+    assert row["next_module"] is None
+    assert (row["modules_completed"], row["completion_pct"]) == (len(by_pos), Decimal("100.00"))
+
+
 def test_recommended_missions_in_rank_order(formula):
     recommended = formula["row"]["recommended_missions"]
     assert [(r["mission_code"], r["rank"]) for r in recommended] == [("SIEM-01", 1), ("IR-01", 2)]
