@@ -57,7 +57,8 @@ grant execute on function api.mission_stages() to authenticated;
 /* api.sync_my_missions() -> rows changed: the signed-in student's missions, fresh from upstream
    (dashboard.sync_student_missions); the API calls it before reading api.missions. Null, and
    nothing synced, while the student has no cached row: the API computes the row first (a cold
-   start) and calls it again. */
+   start) and calls it again. A failing missions service fails the call (and the transaction):
+   the API then reads the last synced rows in a new one. */
 create or replace function api.sync_my_missions() returns bigint
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare

@@ -4,12 +4,14 @@ The student is only ever the token's sub: no endpoint takes a student id from th
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from och_dashboard import db, queueing
 from och_dashboard.api import schemas
@@ -27,6 +29,7 @@ blp = Blueprint(
 DASHBOARD_SQL = text("select * from api.dashboard_prepared()")
 PROFILE_SQL = text("select * from api.profile")
 CURRICULUM_SQL = text("select * from api.curriculum_progress")
+log = logging.getLogger(__name__)
 ERRORS = {401: "Missing or invalid bearer token.", 404: "No such student upstream."}
 
 # The read endpoints return their body ready-made: what the schema's dump would give, without
@@ -232,6 +235,31 @@ def shape_mission_page(rows, total: int, page: int, size: int) -> dict:
     return {"items": [r._asdict() for r in rows], "total": total, "page": page, "page_size": size}
 
 
+class MissionsSyncFailed(Exception):
+    """The missions service failed the read's sync; the request transaction is lost with it."""
+
+
+def _sync_missions(conn) -> None:
+    """The student's submissions fresh from the missions service (computing the student's row
+    first on a cold start). Any database error here aborts the transaction: raised as
+    MissionsSyncFailed, so the caller reads the last synced rows in a new one."""
+    try:
+        if conn.execute(MISSIONS_SYNC_SQL).scalar() is None:
+            _cold_start(conn)
+            conn.execute(MISSIONS_SYNC_SQL)
+    except DBAPIError as exc:
+        raise MissionsSyncFailed(str(exc.orig or exc).strip()) from exc
+
+
+def _mission_page(conn, params: dict, page: int) -> tuple[list, int]:
+    rows = conn.execute(MISSIONS_SQL, params).all()
+    if rows:
+        return rows, rows[0].total
+    if page == 1:
+        return rows, 0
+    return rows, conn.execute(MISSIONS_TOTAL_SQL, params).scalar()
+
+
 @blp.route("/missions")
 class MissionsView(MethodView):
     # An instance: given the class, webargs builds a new schema for every request.
@@ -242,25 +270,27 @@ class MissionsView(MethodView):
     def get(self, args):
         """The mission funnel: stage, next action, reviews (masked per tier), deadlines.
 
-        Synced from the missions service on every read, so a status change shows at once;
-        seconds_to_deadline and overdue are computed at request time. Ordered by deadline,
-        then mission id; paginated with a total.
+        Synced from the missions service on every read, so a status change shows at once (the
+        last synced rows while that service is down); seconds_to_deadline and overdue are
+        computed at request time. Ordered by deadline, then mission id; paginated with a total.
         """
         claims = require_student()
         stages = list(args.get("status") or schemas.MISSION_STAGES)
         page, size = args["page"], args["page_size"]
         params = {"stages": stages, "limit": size, "offset": (page - 1) * size}
-        with db.transaction(claims) as conn:
-            if conn.execute(MISSIONS_SYNC_SQL).scalar() is None:
-                _cold_start(conn)
-                conn.execute(MISSIONS_SYNC_SQL)
-            rows = conn.execute(MISSIONS_SQL, params).all()
-            if rows:
-                total = rows[0].total
-            elif page == 1:
-                total = 0
-            else:
-                total = conn.execute(MISSIONS_TOTAL_SQL, params).scalar()
+        try:
+            with db.transaction(claims) as conn:
+                _sync_missions(conn)
+                rows, total = _mission_page(conn, params, page)
+        except MissionsSyncFailed as failed:
+            log.warning(
+                "missions sync failed for %s, serving the last synced rows: %s",
+                claims["sub"],
+                failed,
+            )
+            with db.transaction(claims) as conn:
+                _read_own(conn, PROFILE_SQL)  # a cold start still computes the row
+                rows, total = _mission_page(conn, params, page)
         return MISSION_PAGE_BODY.response(shape_mission_page(rows, total, page, size))
 
 
