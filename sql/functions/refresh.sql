@@ -758,7 +758,7 @@ grant execute on function dashboard.refresh_all(boolean), dashboard.refresh_stud
  * in a new transaction (student.py, MissionsView). Not caught here: an exception block is a
  * subtransaction, and postgres_fdw mirrors it on the remote side (SAVEPOINT, RELEASE SAVEPOINT),
  * two of the seven round trips to the missions service on every read, which at 100,000 students
- * took 0.52-0.65 ms per call against 0.34-0.38 without (bench/README.md).
+ * took 0.52-0.65 ms per call against 0.34-0.42 without (bench/README.md).
  */
 create or replace function dashboard.sync_student_missions(p_user uuid) returns bigint
 language plpgsql security definer set search_path = pg_catalog, pg_temp set jit = off as $$
