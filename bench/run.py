@@ -497,9 +497,30 @@ def machine() -> dict:
     }
 
 
+def code_version() -> str | None:
+    """The commit measured, with "+changes" when the work tree differs from it (None outside
+    a git checkout): a results file says which code it measured."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "sql", "bench"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def markdown(run: dict) -> str:
+    commit = f", commit {run['commit']}" if run.get("commit") else ""
     lines = [
-        f"\n### {run['date']} — {run['machine']['cpus']} cores, {run['machine']['cpu']}\n",
+        f"\n### {run['date']} — {run['machine']['cpus']} cores, {run['machine']['cpu']}{commit}\n",
         "| students | seed s | quiet cycle s | 1% cycle s | 100% cycle s | recompute/student p50/p95 ms | "
         "refresh/student p50/p95 ms | "
         "cold start p95 ms | drain /s | floor rps | dashboard rps (ratio) | missions | curriculum | "
@@ -550,6 +571,7 @@ def main(argv=None) -> int:
     run = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
+        "commit": code_version(),
         "gunicorn": {"workers": GUNICORN_WORKERS, "threads": GUNICORN_THREADS},
         "quick": args.quick,
         "results": [],
