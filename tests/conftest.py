@@ -9,6 +9,7 @@ import contextlib
 from datetime import UTC, datetime
 
 import psycopg2
+import psycopg2.sql
 import pytest
 import redis as redis_lib
 
@@ -94,6 +95,31 @@ def upstream_conn(sandbox):
     yield connect
     for conn in opened:
         conn.close()
+
+
+@pytest.fixture
+def upstream_down(admin_conn):
+    """upstream_down(service): a context manager pointing that upstream's foreign server at a
+    closed port for the block, then back (postgres_fdw drops its cached connections to a server
+    when the server is altered, so the next remote query of any backend fails)."""
+
+    @contextlib.contextmanager
+    def down(service: str):
+        server = psycopg2.sql.Identifier(service)
+        with admin_conn.cursor() as cur:
+            cur.execute("select srvoptions from pg_foreign_server where srvname = %s", (service,))
+            port = next(o.split("=", 1)[1] for o in cur.fetchone()[0] if o.startswith("port="))
+            cur.execute(psycopg2.sql.SQL("alter server {} options (set port '1')").format(server))
+        try:
+            yield
+        finally:
+            with admin_conn.cursor() as cur:
+                cur.execute(
+                    psycopg2.sql.SQL("alter server {} options (set port %s)").format(server),
+                    (port,),
+                )
+
+    return down
 
 
 @pytest.fixture(scope="session")

@@ -279,23 +279,6 @@ def _stages(client, headers) -> dict:
     return {m["mission_id"]: m["stage"] for m in response.get_json()["items"]}
 
 
-@pytest.fixture
-def missions_down(admin_conn):
-    """The missions upstream's foreign server pointed at a closed port; yields back(), which
-    points it at the stand-in again (also done after the test)."""
-    with admin_conn.cursor() as cur:
-        cur.execute("select srvoptions from pg_foreign_server where srvname = 'missions'")
-        port = next(o.split("=", 1)[1] for o in cur.fetchone()[0] if o.startswith("port="))
-        cur.execute("alter server missions options (set port '1')")
-
-    def back():
-        with admin_conn.cursor() as cur:
-            cur.execute("alter server missions options (set port %s)", (port,))
-
-    yield back
-    back()
-
-
 def test_a_status_change_upstream_shows_on_the_next_missions_read(
     client, auth, students, upstream_conn
 ):
@@ -315,7 +298,7 @@ def test_a_status_change_upstream_shows_on_the_next_missions_read(
 
 
 def test_missions_are_served_from_the_last_sync_while_the_missions_service_is_down(
-    client, auth, students, upstream_conn, owner_conn, missions_down, caplog
+    client, auth, students, upstream_conn, owner_conn, upstream_down, caplog
 ):
     student = students["professional7"][-2]
     headers = auth(student)
@@ -327,35 +310,39 @@ def test_missions_are_served_from_the_last_sync_while_the_missions_service_is_do
         )
         served = dict(cur.fetchall())
     mission_id, stage = next(iter(served.items()))
-    _set_upstream_status(
-        upstream_conn, student, mission_id, "failed" if stage == "approved" else "approved"
-    )
-    with caplog.at_level("WARNING", logger="och_dashboard.api.student"):
-        during = _stages(client, headers)
-    assert during == served, "the last synced rows, not an error and not the unseen change"
-    assert "missions sync failed" in caplog.text
-    # a student without a cached row yet is still computed (from what staging holds)
-    with owner_conn.cursor() as cur:
-        cur.execute("delete from serving.student_dashboard_cache where user_id = %s", (student,))
-    assert _stages(client, headers) == served
-    with owner_conn.cursor() as cur:
-        cur.execute(
-            "select count(*) from serving.student_dashboard_cache where user_id = %s", (student,)
+    with upstream_down("missions"):
+        _set_upstream_status(
+            upstream_conn, student, mission_id, "failed" if stage == "approved" else "approved"
         )
-        assert cur.fetchone()[0] == 1
+        with caplog.at_level("WARNING", logger="och_dashboard.api.student"):
+            during = _stages(client, headers)
+        assert during == served, "the last synced rows, not an error and not the unseen change"
+        assert "missions sync failed" in caplog.text
+        # a student without a cached row yet is still computed (from what staging holds)
+        with owner_conn.cursor() as cur:
+            cur.execute(
+                "delete from serving.student_dashboard_cache where user_id = %s", (student,)
+            )
+        assert _stages(client, headers) == served
+        with owner_conn.cursor() as cur:
+            cur.execute(
+                "select count(*) from serving.student_dashboard_cache where user_id = %s",
+                (student,),
+            )
+            assert cur.fetchone()[0] == 1
 
 
 def test_missions_catch_up_once_the_missions_service_is_back(
-    client, auth, students, upstream_conn, missions_down
+    client, auth, students, upstream_conn, upstream_down
 ):
     student = students["professional7"][-3]
     headers = auth(student)
     before = _stages(client, headers)
     mission_id, stage = next(iter(before.items()))
     new_stage = "failed" if stage == "approved" else "approved"
-    _set_upstream_status(upstream_conn, student, mission_id, new_stage)
-    assert _stages(client, headers)[mission_id] == stage
-    missions_down()  # the fixture yields back(): the service is reachable again
+    with upstream_down("missions"):
+        _set_upstream_status(upstream_conn, student, mission_id, new_stage)
+        assert _stages(client, headers)[mission_id] == stage
     assert _stages(client, headers)[mission_id] == new_stage
 
 

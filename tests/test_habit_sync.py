@@ -7,7 +7,6 @@ so nothing here depends on, or disturbs, the seeded population.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
@@ -439,29 +438,15 @@ def test_two_devices_on_one_day_keep_both_logs_and_the_last_logged_wins(
 # --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def coaching_down(admin_conn):
-    """The coaching upstream's foreign server pointed at a closed port, then restored."""
-    with admin_conn.cursor() as cur:
-        cur.execute("select srvoptions from pg_foreign_server where srvname = 'coaching'")
-        port = next(o.split("=", 1)[1] for o in cur.fetchone()[0] if o.startswith("port="))
-        cur.execute("alter server coaching options (set port '1')")
-    try:
-        yield
-    finally:
-        with admin_conn.cursor() as cur:
-            cur.execute("alter server coaching options (set port %s)", (port,))
-
-
 def test_the_coaching_service_down_fails_the_whole_batch_with_503_and_the_retry_lands(
-    client, auth, make_student, coaching, admin_conn
+    client, auth, make_student, coaching, upstream_down
 ):
     tz = "UTC"
     sid, (habit,) = make_student(tz)
     logs = [entry(habit, local_today(tz) - timedelta(days=d)) for d in range(4)]
     status, body = sync(client, auth(sid), logs[:1])  # the API's connection to coaching is warm
     assert status == 200
-    with coaching_down(admin_conn):
+    with upstream_down("coaching"):
         status, body = sync(client, auth(sid), logs[1:])
         assert status == 503, body
         assert body["message"] == "The database is unavailable; try again."

@@ -211,20 +211,8 @@ def test_readers_are_not_blocked_by_a_running_refresh(sandbox, connect_as):
         writer.close()
 
 
-@pytest.fixture
-def coaching_down(owner_conn, admin_conn):
-    """The coaching upstream's foreign server pointed at a closed port, then restored."""
-    with admin_conn.cursor() as cur:
-        cur.execute("select srvoptions from pg_foreign_server where srvname = 'coaching'")
-        port = next(o.split("=", 1)[1] for o in cur.fetchone()[0] if o.startswith("port="))
-        cur.execute("alter server coaching options (set port '1')")
-    yield
-    with admin_conn.cursor() as cur:
-        cur.execute("alter server coaching options (set port %s)", (port,))
-
-
 def test_an_unreachable_upstream_fails_alone_and_the_next_cycle_catches_up(
-    owner_conn, upstream_conn, students, coaching_down, admin_conn
+    owner_conn, upstream_conn, students, upstream_down
 ):
     student = students["professional7"][2]
     with upstream_conn("profiler").cursor() as up:
@@ -237,7 +225,7 @@ def test_an_unreachable_upstream_fails_alone_and_the_next_cycle_catches_up(
             "insert into reflections (id, student_id, body) values (gen_random_uuid(), %s, 'x')",
             (student,),
         )
-    with owner_conn.cursor() as cur:
+    with upstream_down("coaching"), owner_conn.cursor() as cur:
         cur.execute("select dashboard.refresh_all()")
         steps = cur.fetchone()[0]
         assert steps["staging:coaching_habits"] in ("failed", "skipped")
@@ -256,10 +244,6 @@ def test_an_unreachable_upstream_fails_alone_and_the_next_cycle_catches_up(
         status = dict(cur.fetchall())
         assert status["coaching"] is False and status["profiler"] is True
     # the upstream comes back: the next cycle catches up
-    with admin_conn.cursor() as cur:
-        cur.execute("select srvoptions from pg_foreign_server where srvname = 'identity'")
-        port = next(o.split("=", 1)[1] for o in cur.fetchone()[0] if o.startswith("port="))
-        cur.execute("alter server coaching options (set port %s)", (port,))
     with owner_conn.cursor() as cur:
         cur.execute("select dashboard.refresh_all()")
         assert cur.fetchone()[0]["staging:coaching_reflections"] == "ok"
