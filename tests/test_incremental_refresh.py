@@ -843,8 +843,9 @@ def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_con
 
 
 # --------------------------------------------------------------------------------------------
-# The curriculum rows: merged for the students whose curriculum changed, for everyone when the
-# catalogue did, left alone otherwise
+# The curriculum rows and the module rows: merged for the students (the curriculum summary) and
+# the (student, module) pairs (the module rows) that changed, for everyone when the catalogue
+# did, left alone otherwise
 # --------------------------------------------------------------------------------------------
 
 
@@ -869,7 +870,38 @@ def probe_left(owner_conn, student: str) -> bool:
     )
 
 
-def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
+def module_rows(conn, student: str | None = None) -> dict[tuple[str, str], tuple]:
+    """(user, module) -> (xmin, track, position, title, progress, status) of the served rows."""
+    return {
+        (u, m): rest
+        for u, m, *rest in rows(
+            conn,
+            "select user_id::text, module_id::text, xmin::text, track_code, position, title, "
+            "progress_pct, status from serving.student_module_progress "
+            "where %(s)s::uuid is null or user_id = %(s)s::uuid",
+            {"s": student},
+        )
+    }
+
+
+def live_module_rows(conn, student: str) -> dict[tuple[str, str], tuple]:
+    return {
+        (u, m): tuple(rest)
+        for u, m, *rest in rows(
+            conn,
+            "select user_id::text, module_id::text, track_code, position, title, progress_pct, "
+            "status from dashboard.v_module_progress where user_id = %s",
+            (student,),
+        )
+    }
+
+
+def served_equals_live(conn, student: str) -> bool:
+    served = {k: tuple(v[1:]) for k, v in module_rows(conn, student).items()}
+    return served == live_module_rows(conn, student)
+
+
+def test_a_module_progress_change_writes_that_module_row_and_the_students_curriculum_row(
     settled, upstream_conn
 ):
     owner_conn = settled
@@ -886,11 +918,9 @@ def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
         (student,),
     )
     before = dict(
-        rows(
-            owner_conn,
-            "select user_id::text, xmin::text from serving.student_curriculum",
-        )
+        rows(owner_conn, "select user_id::text, xmin::text from serving.student_curriculum")
     )
+    modules_before = module_rows(owner_conn)
     curriculum_probe(owner_conn, other)
     try:
         mark = last_log_id(owner_conn)
@@ -902,13 +932,13 @@ def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
             )
         refresh_all(owner_conn)
         assert merges(owner_conn, "serving.student_curriculum", mark) == [("ok", 1)]
-        (modules,) = one(
-            owner_conn,
-            "select modules from serving.student_curriculum where user_id = %s",
-            (student,),
-        )
-        (entry,) = [m for m in modules if m["module_id"] == module]
-        assert float(entry["progress_pct"]) == float(pct) + 5
+        assert merges(owner_conn, "serving.student_module_progress", mark) == [("ok", 1)]
+        modules_after = module_rows(owner_conn)
+        assert float(modules_after[(student, module)][4]) == float(pct) + 5
+        # one module row written: the other 39 of the student's and everyone else's are untouched
+        assert {k for k in modules_before if modules_after[k][0] != modules_before[k][0]} == {
+            (student, module)
+        }
         after = dict(
             rows(owner_conn, "select user_id::text, xmin::text from serving.student_curriculum")
         )
@@ -922,47 +952,141 @@ def test_a_module_progress_change_reaches_the_curriculum_row_and_only_that_one(
             (student,),
         )
         assert completion
-        # nothing changed since: the next cycle does not look at the curriculum rows
+        # nothing changed since: the next cycle does not look at either
         mark = last_log_id(owner_conn)
         refresh_all(owner_conn)
         assert merges(owner_conn, "serving.student_curriculum", mark) == [("skipped", 0)]
+        assert merges(owner_conn, "serving.student_module_progress", mark) == [("skipped", 0)]
     finally:
         with owner_conn.cursor() as cur:
             cur.execute("select dashboard.merge_curriculum_one(%s)", (other,))
     assert not probe_left(owner_conn, other)
 
 
-def test_a_module_renamed_in_the_catalogue_reaches_every_students_curriculum_row(
+def test_a_progress_row_gone_upstream_serves_the_module_as_not_started(settled, upstream_conn):
+    """module_progress has no deleted_at: a row deleted upstream leaves staging with a full
+    load (or the student's own refresh), and the capture of that delete reaches the cycle."""
+    owner_conn = settled
+    curriculum = upstream_conn("curriculum")
+    saved = one(
+        curriculum,
+        "select student_id::text, module_id::text, progress_pct, status, completed_at "
+        "from module_progress where status = 'completed' order by student_id, module_id limit 1",
+    )
+    student, module = saved[:2]
+    with curriculum.cursor() as cur:
+        cur.execute(
+            "delete from module_progress where student_id = %s and module_id = %s",
+            (student, module),
+        )
+    try:
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.load_staging_table('curriculum_module_progress', true)")
+        refresh_all(owner_conn)
+        row = module_rows(owner_conn, student)[(student, module)]
+        assert (float(row[4]), row[5]) == (0.0, "not_started")
+        assert served_equals_live(owner_conn, student)
+    finally:
+        with curriculum.cursor() as cur:
+            cur.execute(
+                "insert into module_progress (student_id, module_id, progress_pct, status, "
+                "completed_at) values (%s, %s, %s, %s, %s)",
+                saved,
+            )
+        refresh_all(owner_conn)
+    assert module_rows(owner_conn, student)[(student, module)][5] == "completed"
+
+
+def test_a_track_change_replaces_the_students_module_rows_and_a_login_does_not_touch_them(
     settled, upstream_conn
 ):
-    """No student's own curriculum rows changed: only a merge of everyone brings the new title
-    to all of them (and puts a probe back)."""
+    owner_conn = settled
+    identity = upstream_conn("identity")
+    student, track = one(
+        owner_conn,
+        "select user_id::text, track_code from serving.student_curriculum "
+        "where track_code = 'SOC' order by user_id offset 2 limit 1",
+    )
+    other_track = scalar(
+        owner_conn,
+        "select code from staging.curriculum_tracks where code <> %s "
+        "and exists (select from staging.curriculum_modules m where m.track_code = code "
+        "and m.deleted_at is null) order by code limit 1",
+        (track,),
+    )
+    before = module_rows(owner_conn, student)
+    try:
+        # a login changes identity but not the track: the module rows are not even compared
+        mark = last_log_id(owner_conn)
+        with identity.cursor() as cur:
+            cur.execute("update students set last_login_at = now() where id = %s", (student,))
+        refresh_all(owner_conn)
+        assert module_rows(owner_conn, student) == before
+        assert merges(owner_conn, "serving.student_module_progress", mark) == [("ok", 0)]
+        with identity.cursor() as cur:
+            cur.execute("update students set track_code = %s where id = %s", (other_track, student))
+        refresh_all(owner_conn)
+        after = module_rows(owner_conn, student)
+        assert after and {v[1] for v in after.values()} == {other_track}
+        assert served_equals_live(owner_conn, student)
+        assert scalar(
+            owner_conn,
+            "select track_code from serving.student_curriculum where user_id = %s",
+            (student,),
+        ) == other_track
+    finally:
+        with identity.cursor() as cur:
+            cur.execute("update students set track_code = %s where id = %s", (track, student))
+        refresh_all(owner_conn)
+    assert {v[1] for v in module_rows(owner_conn, student).values()} == {track}
+    assert served_equals_live(owner_conn, student)
+
+
+def test_a_module_renamed_in_the_catalogue_reaches_every_students_module_rows(
+    settled, upstream_conn
+):
+    """No student's own progress changed: only a merge of everyone brings the new title to all
+    of them (and puts a probe back)."""
     owner_conn = settled
     curriculum = upstream_conn("curriculum")
     module, title, students = one(
         owner_conn,
-        "select m ->> 'module_id', min(m ->> 'title'), count(*) from serving.student_curriculum, "
-        "jsonb_array_elements(modules) m group by 1 order by 3 desc, 1 limit 1",
+        "select module_id::text, min(title), count(*) from serving.student_module_progress "
+        "group by 1 order by 3 desc, 1 limit 1",
     )
     assert students > 1
     other = scalar(
         owner_conn,
         "select user_id::text from serving.student_curriculum order by user_id limit 1",
     )
+    probe_student, probe_module = one(
+        owner_conn,
+        "select user_id::text, module_id::text from serving.student_module_progress "
+        "where module_id <> %s order by user_id limit 1",
+        (module,),
+    )
     renamed = f"{title} (v2)"
     titled = (
-        "select m ->> 'title', count(*) from serving.student_curriculum, "
-        "jsonb_array_elements(modules) m where m ->> 'module_id' = %s group by 1"
+        "select title, count(*) from serving.student_module_progress where module_id = %s "
+        "group by 1"
     )
     curriculum_probe(owner_conn, other)
+    with owner_conn.cursor() as cur:
+        cur.execute(
+            "update serving.student_module_progress set title = 'probe' "
+            "where user_id = %s and module_id = %s",
+            (probe_student, probe_module),
+        )
     try:
         mark = last_log_id(owner_conn)
         with curriculum.cursor() as cur:
             cur.execute("update modules set title = %s where id = %s", (renamed, module))
         refresh_all(owner_conn)
         assert rows(owner_conn, titled, (module,)) == [(renamed, students)]
-        assert not probe_left(owner_conn, other), "every student's row was looked at"
+        assert not probe_left(owner_conn, other), "every student's curriculum row was looked at"
+        assert module_rows(owner_conn, probe_student)[(probe_student, probe_module)][3] != "probe"
         assert merges(owner_conn, "serving.student_curriculum", mark)[0][0] == "ok"
+        assert merges(owner_conn, "serving.student_module_progress", mark)[0][0] == "ok"
     finally:
         with curriculum.cursor() as cur:
             cur.execute("update modules set title = %s where id = %s", (title, module))
@@ -970,21 +1094,27 @@ def test_a_module_renamed_in_the_catalogue_reaches_every_students_curriculum_row
     assert rows(owner_conn, titled, (module,)) == [(title, students)]
 
 
-def test_a_student_gone_upstream_loses_the_curriculum_row(settled, upstream_conn):
+def test_a_student_gone_upstream_loses_the_curriculum_and_module_rows(settled, upstream_conn):
     owner_conn = settled
     identity = upstream_conn("identity")
     student = scalar(
         owner_conn,
-        "select user_id::text from serving.student_curriculum order by user_id offset 3 limit 1",
+        "select user_id::text from serving.student_module_progress group by user_id "
+        "order by user_id offset 3 limit 1",
     )
     count = "select count(*) from serving.student_curriculum where user_id = %s"
+    modules = "select count(*) from serving.student_module_progress where user_id = %s"
+    served = scalar(owner_conn, modules, (student,))
+    assert served > 0
     with identity.cursor() as cur:
         cur.execute("update students set deleted_at = now() where id = %s", (student,))
     try:
         refresh_all(owner_conn)
         assert scalar(owner_conn, count, (student,)) == 0
+        assert scalar(owner_conn, modules, (student,)) == 0
     finally:
         with identity.cursor() as cur:
             cur.execute("update students set deleted_at = null where id = %s", (student,))
         refresh_all(owner_conn)
     assert scalar(owner_conn, count, (student,)) == 1
+    assert scalar(owner_conn, modules, (student,)) == served

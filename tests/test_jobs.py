@@ -362,7 +362,8 @@ def test_cli_status_queue_and_refresh_commands(settings, students):
     assert result.returncode == 0 and "dashboard.mv_readiness: ok" in result.stdout
     result = cli(settings, "refresh", "--all")
     assert result.returncode == 0, result.stderr
-    assert "cycle done: 33 steps" in result.stdout
+    # every step of dashboard.cycle_steps(), one per staging table, view and serving table
+    assert "cycle done: 34 steps, 0 failed" in result.stdout
     result = cli(settings, "status")
     assert result.returncode == 0
     assert "dashboard.mv_student_dashboard" in result.stdout and "coaching" in result.stdout

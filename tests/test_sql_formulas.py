@@ -129,10 +129,15 @@ def refresh(owner, sid, clock=CLOCK):
 
 
 def cache_row(owner, sid) -> dict:
-    """The student's cached dashboard row, with the curriculum detail of their curriculum row."""
+    """The student's cached dashboard row, with the curriculum detail of their curriculum row and
+    their module rows (as a list in the track's order, as GET /curriculum/progress serves it)."""
     with owner.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute(
-            "select c.*, k.modules, k.recommended_missions from serving.student_dashboard_cache c "
+            "select c.*, k.recommended_missions, "
+            "coalesce((select jsonb_agg(to_jsonb(m) - 'user_id' - 'track_code' - 'refreshed_at' "
+            "order by m.position) from serving.student_module_progress m "
+            "where m.user_id = c.user_id), '[]') as modules "
+            "from serving.student_dashboard_cache c "
             "left join serving.student_curriculum k using (user_id) where user_id = %s",
             (sid,),
         )
@@ -1017,9 +1022,9 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
             "select user_id from serving.student_curriculum k "
             "join dashboard.v_curriculum_progress m using (user_id) "
             "where user_id = any(%s::uuid[]) and (k.track_code, k.track_name, k.completion_pct, "
-            "k.modules_total, k.modules_completed, k.modules, k.next_module, k.recommended_missions) "
+            "k.modules_total, k.modules_completed, k.next_module, k.recommended_missions) "
             "is distinct from (m.track_code, m.track_name, m.completion_pct, m.modules_total, "
-            "m.modules_completed, m.modules, m.next_module, m.recommended_missions)"
+            "m.modules_completed, m.next_module, m.recommended_missions)"
         )
         cur.execute("select array_agg(user_id::text) from dashboard.mv_curriculum_progress")
         everyone = cur.fetchone()[0]
@@ -1030,6 +1035,15 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
         assert cur.fetchone()[0] == len(everyone) >= 60
         cur.execute(curriculum, (everyone,))
         assert cur.fetchall() == []
+        # and every module row from the live module view, none missing, none left over
+        module_cols = "user_id, module_id, track_code, position, title, progress_pct, status, completed_at"
+        for a, b in (("serving.student_module_progress", "dashboard.v_module_progress"),
+                     ("dashboard.v_module_progress", "serving.student_module_progress")):
+            cur.execute(f"select count(*) from (select {module_cols} from {a} except all "
+                        f"select {module_cols} from {b}) d")
+            assert cur.fetchone()[0] == 0, (a, b)
+        cur.execute("select count(*) from serving.student_module_progress")
+        assert cur.fetchone()[0] >= 40 * 50
         cur.execute(
             "select user_id from serving.student_curriculum k "
             "full join dashboard.mv_curriculum_progress m using (user_id) "

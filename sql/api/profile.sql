@@ -13,11 +13,21 @@ alter view api.profile owner to dashboard_api;
 grant select on api.profile to authenticated;
 comment on view api.profile is 'The signed-in student''s profile, Future-You persona and consent settings.';
 
-/* api.curriculum_progress: track, progress-weighted completion %, every module, the next module
-   and the recommended missions (serving.student_curriculum: no premium values either). */
+/* api.curriculum_progress: track, progress-weighted completion %, every module in the track's
+   order, the next module and the recommended missions (serving.student_curriculum and the
+   student's serving.student_module_progress rows: no premium values either). */
 create view api.curriculum_progress with (security_barrier) as
 select c.user_id, c.track_code, c.track_name, c.completion_pct, c.modules_completed,
-       c.modules_total, c.modules, c.next_module, c.recommended_missions, c.refreshed_at
+       c.modules_total,
+       coalesce((select jsonb_agg(jsonb_build_object(
+                          'module_id', m.module_id, 'position', m.position, 'title', m.title,
+                          'progress_pct', m.progress_pct, 'status', m.status,
+                          'completed_at', m.completed_at,
+                          'deep_link', dashboard.deep_link('modules', m.module_id::text))
+                        order by m.position, m.module_id)
+                   from serving.student_module_progress m
+                  where m.user_id = c.user_id), '[]')                  as modules,
+       c.next_module, c.recommended_missions, c.refreshed_at
   from serving.student_curriculum c
  where c.user_id = (select auth.uid());
 alter view api.curriculum_progress owner to dashboard_api;

@@ -4,6 +4,8 @@
  *                                   read by dashboard.patch_habit_history
  *   staging.missions_submissions -> staging.submission_changes (student_id, mission_id)
  *                                   read by dashboard.merge_missions_changed
+ *   staging.curriculum_module_progress -> staging.module_progress_changes (student_id, module_id)
+ *                                   read by dashboard.merge_modules_changed
  * Every statement that writes the table (the cycle's loads, a student's refresh, the missions
  * read path, a full reload) records the keys it touched, before and after the write.
  * Statement-level triggers with transition tables: a load of 100,000 rows is one insert, not
@@ -44,7 +46,8 @@ declare
 begin
   for t in select * from (values
       ('coaching_habit_logs', 'habit_day_changes', array['habit_id', 'log_date']),
-      ('missions_submissions', 'submission_changes', array['student_id', 'mission_id'])) v(source, target, keys)
+      ('missions_submissions', 'submission_changes', array['student_id', 'mission_id']),
+      ('curriculum_module_progress', 'module_progress_changes', array['student_id', 'module_id'])) v(source, target, keys)
   loop
     foreach e in array array['insert', 'update', 'delete'] loop
       execute format('drop trigger if exists %I on staging.%I', 'capture_changes_on_' || e, t.source);
@@ -60,7 +63,7 @@ begin
 end $$;
 
 /* dashboard.changes_from(since) -> where a reader of the change logs (staging.student_changes,
-   habit_day_changes, submission_changes) starts when it last read at `since`: 30 seconds
+   habit_day_changes, submission_changes, module_progress_changes) starts when it last read at `since`: 30 seconds
    earlier. A per-student load (a refresh, the missions read path) can commit changes stamped
    before `since` after the reader's previous pass began and missed them; it recomputed its own
    student, so reading them again costs a little and is never wrong. The one place the slack is

@@ -180,6 +180,8 @@ end $$;
  *                                        only where something differs: when the catalogue
  *                                        (tracks, modules, missions) changed, or a fifth of the
  *                                        students did
+ *   dashboard.merge_curriculum_snapshot() the same from v_curriculum_snapshot (the materialized
+ *                                        summary), when mv_curriculum_progress is current
  *   dashboard.merge_curriculum_one(user) one student's from v_curriculum_progress, stamped fresh
  *   dashboard.merge_curriculum_changed(users)  these students' rows (those whose curriculum rows
  *                                        or identity changed: dashboard.changed_students), computed
@@ -191,6 +193,14 @@ end $$;
  *   dashboard.merge_missions_changed(since)  the same for the (student, mission) pairs whose
  *                                        submissions changed since (staging.submission_changes):
  *                                        the cycle's merge when the catalogue did not change
+ *   dashboard.merge_modules_all()        every student x module row from v_module_progress,
+ *                                        changed rows only, rows gone (another track, a deleted
+ *                                        module or student) deleted
+ *   dashboard.merge_modules_one(user)    the same for one student
+ *   dashboard.merge_modules_changed(since, users)  the same for the (student, module) pairs
+ *                                        whose progress changed since
+ *                                        (staging.module_progress_changes), and every module row
+ *                                        of these students (those whose track changed)
  * Each returns the rows written. They are PL/pgSQL functions with the statement as static SQL,
  * not text EXECUTE'd by the callers: PL/pgSQL keeps the plan for the session. Planning the live
  * view for one student costs more than running it (10 ms of planning against 6 ms of execution
@@ -267,6 +277,10 @@ select dashboard.define_merge(name, param, statement) from (values
                                         '{user_id}', 'true', false,
                                         'not exists (select from staging.identity_students i '
                                         'where i.id = t.user_id and i.deleted_at is null)')),
+  ('curriculum_snapshot', null, dashboard.compile_merge('serving.student_curriculum', 'dashboard.v_curriculum_snapshot',
+                                        '{user_id}', 'true', false,
+                                        'not exists (select from staging.identity_students i '
+                                        'where i.id = t.user_id and i.deleted_at is null)')),
   -- OFFSET 0 keeps the lateral subquery from being flattened into a join of the whole view
   ('curriculum_changed', 'p_users uuid[]', dashboard.compile_merge('serving.student_curriculum', 'dashboard.v_curriculum_progress',
                                         '{user_id}', 'true', false,
@@ -293,7 +307,30 @@ select dashboard.define_merge(name, param, statement) from (values
                                            '(t.user_id, t.mission_id) in (select c.student_id, c.mission_id '
                                            'from staging.submission_changes c where c.changed_at > dashboard.changes_from($1)) '
                                            'and not exists (select from dashboard.v_mission_progress s '
-                                           'where s.user_id = t.user_id and s.mission_id = t.mission_id)'))
+                                           'where s.user_id = t.user_id and s.mission_id = t.mission_id)')),
+  ('modules_all', null, dashboard.compile_merge('serving.student_module_progress', 'dashboard.v_module_progress',
+                                           '{user_id,module_id}', 'true', false,
+                                           'not exists (select from dashboard.v_module_progress s '
+                                           'where s.user_id = t.user_id and s.module_id = t.module_id)')),
+  ('modules_one', 'p_user uuid', dashboard.compile_merge('serving.student_module_progress', 'dashboard.v_module_progress',
+                                           '{user_id,module_id}', 's.user_id = $1', false,
+                                           't.user_id = $1 and not exists (select from dashboard.v_module_progress s '
+                                           'where s.user_id = $1 and s.user_id = t.user_id and s.module_id = t.module_id)')),
+  -- UNION, not UNION ALL: a pair both changed and of a student whose track changed is one row
+  -- (ON CONFLICT refuses to update a row twice)
+  ('modules_changed', 'p_since timestamptz, p_users uuid[]', dashboard.compile_merge(
+                                           'serving.student_module_progress', 'dashboard.v_module_progress',
+                                           '{user_id,module_id}', 'true', false,
+                                           '((t.user_id, t.module_id) in (select c.student_id, c.module_id '
+                                           'from staging.module_progress_changes c where c.changed_at > dashboard.changes_from($1)) '
+                                           'or t.user_id = any($2)) '
+                                           'and not exists (select from dashboard.v_module_progress s '
+                                           'where s.user_id = t.user_id and s.module_id = t.module_id)',
+                                           '(select v.* from dashboard.v_module_progress v '
+                                           'where (v.user_id, v.module_id) in (select c.student_id, c.module_id '
+                                           'from staging.module_progress_changes c where c.changed_at > dashboard.changes_from($1)) '
+                                           'union select v.* from unnest($2) u(user_id) cross join lateral '
+                                           '(select * from dashboard.v_module_progress w where w.user_id = u.user_id offset 0) v) s'))
 ) m(name, param, statement);
 
 /* Advisory lock keys (the first int of pg_try_advisory_xact_lock(int, int)). */
@@ -318,12 +355,14 @@ begin
   if not exists (select from staging.identity_students where id = p_user and deleted_at is null) then
     delete from serving.student_dashboard_cache where user_id = p_user;
     delete from serving.student_curriculum where user_id = p_user;
+    delete from serving.student_module_progress where user_id = p_user;
     delete from serving.student_mission_progress where user_id = p_user;
     return jsonb_build_object('user_id', p_user, 'found', false);
   end if;
   perform dashboard.derive_habit_history(array[p_user]);
   v_cache := dashboard.merge_cache_one(p_user);
   perform dashboard.merge_curriculum_one(p_user);
+  perform dashboard.merge_modules_one(p_user);
   v_missions := dashboard.merge_missions_one(p_user);
   return jsonb_build_object('user_id', p_user, 'found', true, 'cache_rows', v_cache, 'mission_rows', v_missions);
 end $$;
@@ -479,6 +518,7 @@ language sql stable as $$
   union all
   select 'merge:' || t from unnest(array['serving.student_dashboard_cache',
                                          'serving.student_curriculum',
+                                         'serving.student_module_progress',
                                          'serving.student_mission_progress']) t
   union all
   select 'notify:outbox'
@@ -548,6 +588,7 @@ begin
       when 'serving.student_dashboard_cache'
         then (select last_success_at from ops.refresh_state where target = 'dashboard.mv_student_dashboard')
       when 'serving.student_curriculum' then dashboard.inputs_marker('dashboard.v_curriculum_progress', false)
+      when 'serving.student_module_progress' then dashboard.inputs_marker('dashboard.v_module_progress', false)
       else dashboard.inputs_marker('dashboard.v_mission_progress', false) end;
     if not p_force and (v_marker is null or v_marker <=
          (select inputs_marker from ops.refresh_state where target = v_name)) then
@@ -560,8 +601,8 @@ begin
       -- curriculum rows: only the students whose curriculum or identity changed, unless a
       -- catalogue changed (every row shows module and mission titles), a fifth of the students
       -- changed (one pass is cheaper), or the previous merge is older than the change log's
-      -- retention. At 10,000 students the whole pass costs 3.7 s of building module lists
-      -- (jsonb), one changed student 1-2 ms.
+      -- retention. The whole pass reads the materialized summary when its refresh saw the same
+      -- inputs (refreshed or skipped earlier in this cycle), else the live view.
       select * into v_state from ops.refresh_state where target = v_name;
       select c.users, c.full_pass into v_users, v_full
         from dashboard.changed_students(
@@ -573,8 +614,36 @@ begin
                 or exists (select from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
                             where not v.per_student
                               and dashboard.staging_marker(v.staging_table) > v_state.inputs_marker);
-      v_rows := case when v_full then dashboard.merge_curriculum_all()
-                     else dashboard.merge_curriculum_changed(v_users) end;
+      v_rows := case
+        when not v_full then dashboard.merge_curriculum_changed(v_users)
+        when (select inputs_marker from ops.refresh_state
+               where target = 'dashboard.mv_curriculum_progress') >= v_marker
+          then dashboard.merge_curriculum_snapshot()
+        else dashboard.merge_curriculum_all() end;
+    elsif v_name = 'serving.student_module_progress' then
+      -- module rows: only the (student, module) pairs whose progress changed, and every row of
+      -- the students whose track changed (identity changed and the served rows are of another
+      -- track, or none are served), unless the module catalogue changed (every row shows a
+      -- module's title and position), a bulk load wrote more rows than the capture lists, or
+      -- the previous merge is older than the change log's retention
+      select * into v_state from ops.refresh_state where target = v_name;
+      v_full := p_force or v_state.last_success_at is null
+                or v_state.last_success_at < now() - interval '50 minutes'
+                or dashboard.staging_marker('curriculum_modules') > v_state.inputs_marker
+                or exists (select from staging.module_progress_changes c where c.student_id is null
+                            and c.changed_at > dashboard.changes_from(v_state.last_success_at));
+      if not v_full then
+        v_users := array(
+          select c.user_id
+            from (select distinct user_id from staging.student_changes
+                   where staging_table = 'identity_students'
+                     and changed_at > dashboard.changes_from(v_state.last_success_at)) c
+           where (select t.track_code from serving.student_module_progress t where t.user_id = c.user_id limit 1)
+                 is distinct from
+                 (select i.track_code from staging.identity_students i where i.id = c.user_id and i.deleted_at is null));
+      end if;
+      v_rows := case when v_full then dashboard.merge_modules_all()
+                     else dashboard.merge_modules_changed(v_state.last_success_at, v_users) end;
     else
       -- mission rows: only the (student, mission) pairs whose submissions changed
       -- (staging.submission_changes, from dashboard.changes_from), unless
@@ -622,6 +691,7 @@ begin
   delete from staging.student_changes where changed_at < now() - interval '1 hour';
   delete from staging.habit_day_changes where changed_at < now() - interval '1 hour';
   delete from staging.submission_changes where changed_at < now() - interval '1 hour';
+  delete from staging.module_progress_changes where changed_at < now() - interval '1 hour';
   perform dashboard.log_event('cycle', 'refresh_all', 'ok', null,
                               case when v_unknown is not null
                                    then 'subscription tiers treated as free: ' || v_unknown end,

@@ -7,42 +7,28 @@
 -- here by mistake still exposes only the student's own rows). auth.uid() is wrapped in a
 -- sub-select so it is evaluated once per statement, not once per row.
 
-alter table serving.student_dashboard_cache enable row level security;
-alter table serving.student_dashboard_cache force row level security;
-alter table serving.student_mission_progress enable row level security;
-alter table serving.student_mission_progress force row level security;
-alter table serving.student_curriculum enable row level security;
-alter table serving.student_curriculum force row level security;
-
-drop policy if exists "Students read their own dashboard row" on serving.student_dashboard_cache;
-create policy "Students read their own dashboard row" on serving.student_dashboard_cache
-  for select to authenticated, dashboard_api
-  using (user_id = (select auth.uid()));
-
-drop policy if exists "Refresh functions maintain every dashboard row" on serving.student_dashboard_cache;
-create policy "Refresh functions maintain every dashboard row" on serving.student_dashboard_cache
-  for all to dashboard_owner
-  using (true) with check (true);
-
-drop policy if exists "Students read their own mission progress" on serving.student_mission_progress;
-create policy "Students read their own mission progress" on serving.student_mission_progress
-  for select to authenticated, dashboard_api
-  using (user_id = (select auth.uid()));
-
-drop policy if exists "Refresh functions maintain every mission row" on serving.student_mission_progress;
-create policy "Refresh functions maintain every mission row" on serving.student_mission_progress
-  for all to dashboard_owner
-  using (true) with check (true);
-
-drop policy if exists "Students read their own curriculum progress" on serving.student_curriculum;
-create policy "Students read their own curriculum progress" on serving.student_curriculum
-  for select to authenticated, dashboard_api
-  using (user_id = (select auth.uid()));
-
-drop policy if exists "Refresh functions maintain every curriculum row" on serving.student_curriculum;
-create policy "Refresh functions maintain every curriculum row" on serving.student_curriculum
-  for all to dashboard_owner
-  using (true) with check (true);
+-- One pair of policies per student table: the student's own rows for reading, every row for
+-- the refresh functions (dashboard_owner).
+do $$
+declare
+  t record;
+begin
+  for t in select * from (values
+      ('serving.student_dashboard_cache', 'dashboard row', 'dashboard row'),
+      ('serving.student_mission_progress', 'mission progress', 'mission row'),
+      ('serving.student_curriculum', 'curriculum progress', 'curriculum row'),
+      ('serving.student_module_progress', 'module progress', 'module row')) v(tbl, reads, maintains)
+  loop
+    execute format('alter table %s enable row level security', t.tbl);
+    execute format('alter table %s force row level security', t.tbl);
+    execute format('drop policy if exists %I on %s', 'Students read their own ' || t.reads, t.tbl);
+    execute format('create policy %I on %s for select to authenticated, dashboard_api '
+                   'using (user_id = (select auth.uid()))', 'Students read their own ' || t.reads, t.tbl);
+    execute format('drop policy if exists %I on %s', 'Refresh functions maintain every ' || t.maintains, t.tbl);
+    execute format('create policy %I on %s for all to dashboard_owner using (true) with check (true)',
+                   'Refresh functions maintain every ' || t.maintains, t.tbl);
+  end loop;
+end $$;
 
 -- The tier configuration holds no student rows, but every serving table is under RLS (one rule,
 -- checked by a test): the api views' owner reads it, the owner maintains it.
@@ -64,6 +50,6 @@ end $$;
 
 -- Analysts read the serving tables only through the pseudonymous analytics views.
 grant select on serving.student_dashboard_cache, serving.student_mission_progress,
-  serving.student_curriculum to dashboard_api;
+  serving.student_curriculum, serving.student_module_progress to dashboard_api;
 grant select on serving.tiers, serving.features, serving.tier_features to dashboard_api;
 grant select on ops.refresh_state to dashboard_api;

@@ -13,24 +13,42 @@ select r.student_id as user_id,
 comment on view dashboard.v_recommended_missions is 'Missions the curriculum recommends to each student, ranked.';
 
 /*
+ * dashboard.v_module_progress: one row per student and module of their track, in the order of
+ * the track: the student's progress in it (0 and not_started without a progress row) and when
+ * it was completed. What serving.student_module_progress holds (GET /curriculum/progress).
+ */
+create view dashboard.v_module_progress as
+select i.user_id,
+       m.id                                    as module_id,
+       m.track_code,
+       m.position,
+       m.title,
+       coalesce(p.progress_pct, 0)             as progress_pct,
+       coalesce(p.status, 'not_started')       as status,
+       p.completed_at
+  from dashboard.v_identity i
+  join staging.curriculum_modules m on m.track_code = i.track_code and m.deleted_at is null
+  left join staging.curriculum_module_progress p on p.student_id = i.user_id and p.module_id = m.id;
+comment on view dashboard.v_module_progress is
+  'Each student''s progress in every module of their track (0 % and not_started where they have no progress row).';
+
+/*
  * dashboard.v_curriculum_progress: the student's track and progress through its modules.
  *
  * completion_pct = 100 * sum(progress of each module of the track, 0..1) / modules of the track.
  * Every module of the track counts (a module without a progress row counts 0), and a module half
  * done counts half: "completed modules / modules of the track, weighting by module progress".
- * modules: every module of the track in order, with progress %, status and completed_at.
  * next_module: the first module of the track (by position) that is not completed, with its
  *   progress.
  * recommended_missions: dashboard.v_recommended_missions.
+ * The modules themselves, one row each: dashboard.v_module_progress.
  *
  * next_module without an ordered aggregate: min(array[position, progress]) over the modules not
  * completed is the next module's position and progress in one pass (positions are unique per
- * track upstream), and the module itself is joined by position. An ordered aggregate (the
- * `modules` list) forces a sort of every (student, module) row and, for next_module, a jsonb
- * built per row; with only unordered aggregates left, the summary that mv_curriculum_progress
- * selects (the planner drops the unused `modules`) is one hash aggregate: 1.0-1.6 s -> 0.4-0.5 s
- * at 10,000 students. The DISTINCT ON keeps one module per position should a staging load ever
- * hold two for a moment, so a student never gets two rows.
+ * track upstream), and the module itself is joined by position. An ordered aggregate forces a
+ * sort of every (student, module) row; with only unordered aggregates the summary is one hash
+ * aggregate: 1.0-1.6 s -> 0.4-0.5 s at 10,000 students. The DISTINCT ON keeps one module per
+ * position should a staging load ever hold two for a moment, so a student never gets two rows.
  */
 create view dashboard.v_curriculum_progress as
 with progress as (
@@ -40,13 +58,6 @@ select i.user_id,
        count(m.id)::integer                                            as modules_total,
        (count(*) filter (where p.status = 'completed'))::integer       as modules_completed,
        round(100 * sum(coalesce(p.progress_pct, 0) / 100) / nullif(count(m.id), 0), 2) as completion_pct,
-       coalesce(jsonb_agg(jsonb_build_object(
-                  'module_id', m.id, 'position', m.position, 'title', m.title,
-                  'progress_pct', coalesce(p.progress_pct, 0),
-                  'status', coalesce(p.status, 'not_started'),
-                  'completed_at', p.completed_at,
-                  'deep_link', dashboard.deep_link('modules', m.id::text))
-                order by m.position) filter (where m.id is not null), '[]')  as modules,
        min(array[m.position, coalesce(p.progress_pct, 0)])
          filter (where m.id is not null and coalesce(p.status, 'not_started') <> 'completed') as next_at
   from dashboard.v_identity i
@@ -56,7 +67,6 @@ select i.user_id,
  group by i.user_id, i.track_code, t.name
 )
 select p.user_id, p.track_code, p.track_name, p.modules_total, p.modules_completed, p.completion_pct,
-       p.modules,
        case when nm.id is not null then
          jsonb_build_object('module_id', nm.id, 'position', nm.position, 'title', nm.title,
                             'progress_pct', p.next_at[2],
@@ -71,5 +81,5 @@ select p.user_id, p.track_code, p.track_name, p.modules_total, p.modules_complet
          on nm.track_code = p.track_code and nm.position = p.next_at[1]
   left join dashboard.v_recommended_missions rm on rm.user_id = p.user_id;
 comment on view dashboard.v_curriculum_progress is
-  'Track, completion % (progress-weighted over every module of the track), modules and the next module per student.';
+  'Track, completion % (progress-weighted over every module of the track), the next module and the recommended missions per student.';
 

@@ -39,6 +39,15 @@ create materialized view dashboard.mv_curriculum_progress
        from dashboard.v_curriculum_progress with no data;
 create unique index mv_curriculum_progress_key on dashboard.mv_curriculum_progress (user_id);
 
+/* dashboard.v_curriculum_snapshot: v_curriculum_progress as of the last refresh of
+   mv_curriculum_progress, with the recommended missions: what the curriculum rows' full merge
+   reads when that refresh is current, so the cycle aggregates the four million (student,
+   module) rows of 100,000 students once, not twice (about 5 s each). */
+create view dashboard.v_curriculum_snapshot as
+select cp.*, coalesce(rm.recommended_missions, '[]') as recommended_missions
+  from dashboard.mv_curriculum_progress cp
+  left join dashboard.v_recommended_missions rm on rm.user_id = cp.user_id;
+
 create materialized view dashboard.mv_mission_funnel
   with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05)
   as select * from dashboard.v_mission_funnel with no data;
