@@ -619,7 +619,11 @@ def test_health_and_readiness(client):
     ready = client.get("/readyz")
     body = ready.get_json()
     assert ready.status_code == 200 and body["database"] is True and body["redis"] is True
-    assert {s["name"] for s in body["snapshots"]} >= {"dashboard.mv_student_dashboard"}
+    assert {s["name"] for s in body["snapshots"]} >= {
+        "dashboard.mv_identity",
+        "serving.student_dashboard_cache",
+    }
+    assert "dashboard.mv_student_dashboard" not in {s["name"] for s in body["snapshots"]}
     assert {u["service"] for u in body["upstreams"]} == {
         "identity",
         "profiler",

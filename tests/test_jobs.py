@@ -194,7 +194,7 @@ def test_readers_are_not_blocked_by_a_running_refresh(sandbox, connect_as):
             cur.execute("set role dashboard_owner")
             cur.execute("select dashboard.try_begin_cycle()")
             for step in (
-                "matview:dashboard.mv_student_dashboard",
+                "matview:dashboard.mv_coaching_summary",
                 "merge:serving.student_dashboard_cache",
             ):
                 cur.execute("select dashboard.run_cycle_step(%s, true)", (step,))
@@ -202,7 +202,7 @@ def test_readers_are_not_blocked_by_a_running_refresh(sandbox, connect_as):
             with reader.cursor() as r:
                 r.execute("set statement_timeout = '2s'")
                 started = time.monotonic()
-                r.execute("select count(*) from dashboard.mv_student_dashboard")
+                r.execute("select count(*) from dashboard.v_student_dashboard")
                 assert r.fetchone()[0] > 0
                 r.execute("select count(*) from analytics.tier_mix")
                 assert time.monotonic() - started < 1
@@ -363,10 +363,10 @@ def test_cli_status_queue_and_refresh_commands(settings, students):
     result = cli(settings, "refresh", "--all")
     assert result.returncode == 0, result.stderr
     # every step of dashboard.cycle_steps(), one per staging table, view and serving table
-    assert "cycle done: 34 steps, 0 failed" in result.stdout
+    assert "cycle done: 33 steps, 0 failed" in result.stdout
     result = cli(settings, "status")
     assert result.returncode == 0
-    assert "dashboard.mv_student_dashboard" in result.stdout and "coaching" in result.stdout
+    assert "dashboard.mv_identity" in result.stdout and "coaching" in result.stdout
     result = cli(settings, "queue")
     assert result.returncode == 0
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [

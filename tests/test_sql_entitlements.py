@@ -503,7 +503,7 @@ def test_unknown_tiers_are_reported_by_the_cycle(up, owner):
 
 
 # Regression: a per-student load used to leave staging.sources.changed_at alone, so the next
-# cycle skipped mv_subscription but re-merged the cache from mv_student_dashboard, writing the
+# cycle skipped mv_subscription but re-merged the cache from the joined views, writing the
 # stale 'active' subscription back: premium access returned after a cancellation.
 def test_a_cancellation_refreshed_per_student_stays_masked_after_the_next_cycle(
     up, owner, connect_as

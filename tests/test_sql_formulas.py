@@ -983,19 +983,19 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
         cur.execute("select set_config('dashboard.clock', now()::text, false)")
         cur.execute("select dashboard.refresh_all(true)")
         assert "skipped" not in cur.fetchone()[0]
-        cur.execute("select count(*) from dashboard.mv_student_dashboard")
+        cur.execute("select count(*) from dashboard.v_student_dashboard")
         assert cur.fetchone()[0] >= 60
         # every column of every row, both directions
         cur.execute(
-            "(select user_id from (select * from dashboard.mv_student_dashboard "
+            "(select user_id from (select * from dashboard.v_student_dashboard "
             " except all select * from dashboard.v_student_dashboard_live) a) "
             "union all "
             "(select user_id from (select * from dashboard.v_student_dashboard_live "
-            " except all select * from dashboard.mv_student_dashboard) b)"
+            " except all select * from dashboard.v_student_dashboard) b)"
         )
         assert cur.fetchall() == []
 
-        # the cache of active students was merged from the materialized view: equal too
+        # the cache of active students was merged from the joined materialized views: equal too
         cur.execute(
             "select string_agg(format('%I', a.attname), ', ' order by a.attnum) "
             "from pg_attribute a where a.attrelid = 'serving.student_dashboard_cache'::regclass "
@@ -1006,10 +1006,10 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
         diff = (
             f"select user_id from (select {cols} from serving.student_dashboard_cache "
             f"where user_id = any(%s::uuid[]) except all "
-            f"select {cols} from dashboard.mv_student_dashboard) d"
+            f"select {cols} from dashboard.v_student_dashboard) d"
         )
         cur.execute(
-            "select array_agg(user_id::text order by user_id) from dashboard.mv_student_dashboard "
+            "select array_agg(user_id::text order by user_id) from dashboard.v_student_dashboard "
             "where active"
         )
         active = cur.fetchone()[0]
@@ -1064,8 +1064,8 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
         cur.execute("select set_config('dashboard.clock', '', false)")
 
 
-MV_DASHBOARD_SUCCESS = (
-    "select last_success_at from ops.refresh_state where target = 'dashboard.mv_student_dashboard'"
+CACHE_MERGE_SUCCESS = (
+    "select last_success_at from ops.refresh_state where target = 'serving.student_dashboard_cache'"
 )
 
 
@@ -1080,17 +1080,17 @@ def test_a_cold_started_student_keeps_their_row_through_the_next_cycle(up, owner
         sid = new_student(up, last_login=now)
         cur.execute("select dashboard.refresh_student(%s)", (sid,))
         cache_row(owner, sid)
-        # an unrelated change elsewhere makes the cycle refresh mv_student_dashboard
+        # an unrelated change elsewhere makes the cycle merge the cache
         other = str(uuid.uuid4())
         hid = new_habit(up, other, "someone else's habit")
         log(up, hid, other, now.date(), "completed", now)
-        cur.execute(MV_DASHBOARD_SUCCESS)
+        cur.execute(CACHE_MERGE_SUCCESS)
         before = cur.fetchone()[0]
         cur.execute("select dashboard.refresh_all()")
-        cur.execute(MV_DASHBOARD_SUCCESS)
+        cur.execute(CACHE_MERGE_SUCCESS)
         after = cur.fetchone()[0]
         cur.execute("select set_config('dashboard.clock', '', false)")
-    assert after > before, "the cycle was expected to refresh mv_student_dashboard"
+    assert after > before, "the cycle was expected to merge the cache"
     with owner.cursor() as cur:
         cur.execute(
             "select count(*) from serving.student_dashboard_cache where user_id = %s", (sid,)

@@ -8,7 +8,7 @@ select md5(m.user_id::text)            as student_key,
        m.track_code, m.cohort_name, coalesce(e.effective_tier, 'free') as effective_tier,
        m.active, m.current_streak, m.longest_streak, m.readiness_score, m.completion_pct,
        m.portfolio_health_pct, m.identity_alignment_pct
-  from dashboard.mv_student_dashboard m
+  from dashboard.v_student_dashboard m
   cross join lateral dashboard.entitlements(m.tier, m.subscription_status, m.period_end,
                                             m.enhanced_access_start, now()) e;
 comment on view analytics.students is
@@ -28,7 +28,7 @@ comment on view analytics.mission_funnel_by_cohort is
 /* analytics.readiness_distribution: students per 10-point readiness band, by track. */
 create view analytics.readiness_distribution as
 select track_code, (floor(readiness_score / 10) * 10)::integer as band_from, count(*) as students
-  from dashboard.mv_student_dashboard
+  from dashboard.v_student_dashboard
  where readiness_score is not null
  group by 1, 2;
 comment on view analytics.readiness_distribution is
@@ -43,7 +43,7 @@ select case when current_streak = 0 then '0'
             else '90+' end as current_streak_bucket,
        count(*) as students,
        count(*) filter (where streak_at_risk) as at_risk_today
-  from dashboard.mv_student_dashboard
+  from dashboard.v_student_dashboard
  group by 1;
 comment on view analytics.streak_distribution is
   'Students per current-streak bucket and how many of them are at risk today.';
@@ -51,7 +51,7 @@ comment on view analytics.streak_distribution is
 /* analytics.tier_mix: students per effective tier (now) and per tier on record. */
 create view analytics.tier_mix as
 select coalesce(m.tier, '(none)') as tier_on_record, e.effective_tier, count(*) as students
-  from dashboard.mv_student_dashboard m
+  from dashboard.v_student_dashboard m
   cross join lateral dashboard.entitlements(m.tier, m.subscription_status, m.period_end,
                                             m.enhanced_access_start, now()) e
  group by 1, 2;
@@ -63,7 +63,7 @@ grant select on all tables in schema analytics to dashboard_analyst, dashboard_d
 -- trusted with them; authenticated and anon never are).
 grant select on dashboard.mv_identity, dashboard.mv_future_you, dashboard.mv_coaching_summary,
   dashboard.mv_curriculum_progress, dashboard.mv_mission_funnel, dashboard.mv_portfolio_health,
-  dashboard.mv_readiness, dashboard.mv_subscription, dashboard.mv_student_dashboard
+  dashboard.mv_readiness, dashboard.mv_subscription, dashboard.v_student_dashboard
   to dashboard_analyst, dashboard_dba;
 -- The curriculum's per-module detail is not materialized (mv_curriculum_progress holds the
 -- summary): the live views compute it, for the students a query filters on.

@@ -18,8 +18,7 @@ insert into dashboard.matviews values
   ('dashboard.mv_mission_funnel', 50, false),
   ('dashboard.mv_portfolio_health', 60, false),
   ('dashboard.mv_readiness', 70, false),
-  ('dashboard.mv_subscription', 80, false),
-  ('dashboard.mv_student_dashboard', 90, true);
+  ('dashboard.mv_subscription', 80, false);
 
 /*
  * dashboard.relation_inputs: for every materialized view and serving table source, the staging
@@ -172,7 +171,7 @@ end $$;
 /*
  * Merge functions of the serving tables, generated from the catalog (the columns the target
  * shares with its source), so adding a column to a view and a migration is all it takes:
- *   dashboard.merge_cache_all()          active students' rows from mv_student_dashboard, only
+ *   dashboard.merge_cache_all()          active students' rows from v_student_dashboard, only
  *                                        where something differs
  *   dashboard.merge_cache_one(user)      one student's row from v_student_dashboard_live, always
  *                                        stamped fresh
@@ -267,7 +266,7 @@ end $$;
 -- in the materialized view yet, e.g. cold-started since its last refresh, keeps their row), and
 -- mission rows whose submission disappeared upstream.
 select dashboard.define_merge(name, param, statement) from (values
-  ('cache_all', null, dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.mv_student_dashboard',
+  ('cache_all', null, dashboard.compile_merge('serving.student_dashboard_cache', 'dashboard.v_student_dashboard',
                                         '{user_id}', 's.active', false,
                                         'not exists (select from staging.identity_students i '
                                         'where i.id = t.user_id and i.deleted_at is null)')),
@@ -587,10 +586,9 @@ begin
   when 'matview' then
     return dashboard.refresh_matview(v_name::regclass, p_force);
   when 'merge' then
-    -- a serving table's marker: the last refresh of the materialized view it is merged from
+    -- a serving table's marker: the latest change among the inputs of the view it is merged from
     v_marker := case v_name
-      when 'serving.student_dashboard_cache'
-        then (select last_success_at from ops.refresh_state where target = 'dashboard.mv_student_dashboard')
+      when 'serving.student_dashboard_cache' then dashboard.inputs_marker('dashboard.v_student_dashboard', true)
       when 'serving.student_curriculum' then dashboard.inputs_marker('dashboard.v_curriculum_progress', false)
       when 'serving.student_module_progress' then dashboard.inputs_marker('dashboard.v_module_progress', false)
       else dashboard.inputs_marker('dashboard.v_mission_progress', false) end;
