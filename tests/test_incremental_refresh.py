@@ -1029,11 +1029,14 @@ def test_a_track_change_replaces_the_students_module_rows_and_a_login_does_not_t
         after = module_rows(owner_conn, student)
         assert after and {v[1] for v in after.values()} == {other_track}
         assert served_equals_live(owner_conn, student)
-        assert scalar(
-            owner_conn,
-            "select track_code from serving.student_curriculum where user_id = %s",
-            (student,),
-        ) == other_track
+        assert (
+            scalar(
+                owner_conn,
+                "select track_code from serving.student_curriculum where user_id = %s",
+                (student,),
+            )
+            == other_track
+        )
     finally:
         with identity.cursor() as cur:
             cur.execute("update students set track_code = %s where id = %s", (track, student))

@@ -1036,11 +1036,17 @@ def test_full_cycle_agrees_with_the_live_view_and_the_per_student_path(owner):
         cur.execute(curriculum, (everyone,))
         assert cur.fetchall() == []
         # and every module row from the live module view, none missing, none left over
-        module_cols = "user_id, module_id, track_code, position, title, progress_pct, status, completed_at"
-        for a, b in (("serving.student_module_progress", "dashboard.v_module_progress"),
-                     ("dashboard.v_module_progress", "serving.student_module_progress")):
-            cur.execute(f"select count(*) from (select {module_cols} from {a} except all "
-                        f"select {module_cols} from {b}) d")
+        module_cols = (
+            "user_id, module_id, track_code, position, title, progress_pct, status, completed_at"
+        )
+        for a, b in (
+            ("serving.student_module_progress", "dashboard.v_module_progress"),
+            ("dashboard.v_module_progress", "serving.student_module_progress"),
+        ):
+            cur.execute(
+                f"select count(*) from (select {module_cols} from {a} except all "
+                f"select {module_cols} from {b}) d"
+            )
             assert cur.fetchone()[0] == 0, (a, b)
         cur.execute("select count(*) from serving.student_module_progress")
         assert cur.fetchone()[0] >= 40 * 50
