@@ -538,6 +538,34 @@ begin
   return false;
 end $$;
 
+/*
+ * dashboard.merge_needs_full_pass(state, force, catalogues, capture) -> whether a serving table's
+ * merge must take every row instead of the changes since its last success: when forced, on its
+ * first run, when that run is older than the change logs' retention (finish_cycle keeps an hour),
+ * when one of the catalogue staging tables every row shows changed since, or when a bulk load
+ * wrote more rows than the capture table (a staging change log of (student_id, ...) keys) lists.
+ */
+create or replace function dashboard.merge_needs_full_pass(p_state ops.refresh_state, p_force boolean,
+                                                          p_catalogues text[], p_capture text default null)
+returns boolean
+language plpgsql stable as $$
+declare
+  v_bulk boolean := false;
+begin
+  if p_force or p_state.last_success_at is null
+     or p_state.last_success_at < now() - interval '50 minutes'
+     or exists (select from unnest(p_catalogues) c(staging_table)
+                 where dashboard.staging_marker(c.staging_table) > p_state.inputs_marker) then
+    return true;
+  end if;
+  if p_capture is not null then
+    execute format('select exists (select from staging.%I c where c.student_id is null '
+                   'and c.changed_at > dashboard.changes_from($1))', p_capture)
+      into v_bulk using p_state.last_success_at;
+  end if;
+  return v_bulk;
+end $$;
+
 /* dashboard.run_cycle_step(step, force) -> outcome ('ok', 'skipped', 'failed' or rows merged). */
 create or replace function dashboard.run_cycle_step(p_step text, p_force boolean default false) returns text
 language plpgsql security definer set search_path = pg_catalog, pg_temp
@@ -601,9 +629,8 @@ begin
       v_rows := dashboard.merge_cache_all();
     elsif v_name = 'serving.student_curriculum' then
       -- curriculum rows: only the students whose curriculum or identity changed, unless a
-      -- catalogue changed (every row shows module and mission titles), a fifth of the students
-      -- changed (one pass is cheaper), or the previous merge is older than the change log's
-      -- retention. The whole pass reads the materialized summary when its refresh saw the same
+      -- catalogue changed (every row shows module and mission titles) or a fifth of the
+      -- students changed (one pass is cheaper), or dashboard.merge_needs_full_pass says so. The whole pass reads the materialized summary when its refresh saw the same
       -- inputs (refreshed or skipped earlier in this cycle), else the live view.
       select * into v_state from ops.refresh_state where target = v_name;
       select c.users, c.full_pass into v_users, v_full
@@ -611,11 +638,9 @@ begin
                array(select v.staging_table from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
                       where v.per_student),
                v_state.last_success_at) c;
-      v_full := v_full or p_force or v_state.last_success_at is null
-                or v_state.last_success_at < now() - interval '50 minutes'
-                or exists (select from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
-                            where not v.per_student
-                              and dashboard.staging_marker(v.staging_table) > v_state.inputs_marker);
+      v_full := v_full or dashboard.merge_needs_full_pass(v_state, p_force,
+                  array(select v.staging_table from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
+                         where not v.per_student));
       v_rows := case
         when not v_full then dashboard.merge_curriculum_changed(v_users)
         when (select inputs_marker from ops.refresh_state
@@ -626,14 +651,9 @@ begin
       -- module rows: only the (student, module) pairs whose progress changed, and every row of
       -- the students whose track changed (identity changed and the served rows are of another
       -- track, or none are served), unless the module catalogue changed (every row shows a
-      -- module's title and position), a bulk load wrote more rows than the capture lists, or
-      -- the previous merge is older than the change log's retention
+      -- module's title and position) or dashboard.merge_needs_full_pass says so
       select * into v_state from ops.refresh_state where target = v_name;
-      v_full := p_force or v_state.last_success_at is null
-                or v_state.last_success_at < now() - interval '50 minutes'
-                or dashboard.staging_marker('curriculum_modules') > v_state.inputs_marker
-                or exists (select from staging.module_progress_changes c where c.student_id is null
-                            and c.changed_at > dashboard.changes_from(v_state.last_success_at));
+      v_full := dashboard.merge_needs_full_pass(v_state, p_force, '{curriculum_modules}', 'module_progress_changes');
       if not v_full then
         v_users := array(
           select c.user_id
@@ -648,16 +668,10 @@ begin
                      else dashboard.merge_modules_changed(v_state.last_success_at, v_users) end;
     else
       -- mission rows: only the (student, mission) pairs whose submissions changed
-      -- (staging.submission_changes, from dashboard.changes_from), unless
-      -- the mission catalogue changed (every row shows its title), a bulk load wrote more
-      -- submissions than the capture lists, or the previous merge is older than the change log's
-      -- retention
+      -- (staging.submission_changes, from dashboard.changes_from), unless the mission catalogue
+      -- changed (every row shows its title) or dashboard.merge_needs_full_pass says so
       select * into v_state from ops.refresh_state where target = v_name;
-      v_full := p_force or v_state.last_success_at is null
-                or v_state.last_success_at < now() - interval '50 minutes'
-                or dashboard.staging_marker('missions_missions') > v_state.inputs_marker
-                or exists (select from staging.submission_changes c where c.student_id is null
-                            and c.changed_at > dashboard.changes_from(v_state.last_success_at));
+      v_full := dashboard.merge_needs_full_pass(v_state, p_force, '{missions_missions}', 'submission_changes');
       v_rows := case when v_full then dashboard.merge_missions_all()
                      else dashboard.merge_missions_changed(v_state.last_success_at) end;
     end if;
