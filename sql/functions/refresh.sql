@@ -630,8 +630,9 @@ begin
     elsif v_name = 'serving.student_curriculum' then
       -- curriculum rows: only the students whose curriculum or identity changed, unless a
       -- catalogue changed (every row shows module and mission titles) or a fifth of the
-      -- students changed (one pass is cheaper), or dashboard.merge_needs_full_pass says so. The whole pass reads the materialized summary when its refresh saw the same
-      -- inputs (refreshed or skipped earlier in this cycle), else the live view.
+      -- students changed (one pass is cheaper), or dashboard.merge_needs_full_pass says so. The
+      -- whole pass reads the materialized summary when its refresh saw the same inputs
+      -- (refreshed or skipped earlier in this cycle), else the live view.
       select * into v_state from ops.refresh_state where target = v_name;
       select c.users, c.full_pass into v_users, v_full
         from dashboard.changed_students(
