@@ -963,6 +963,49 @@ def test_a_module_progress_change_writes_that_module_row_and_the_students_curric
     assert not probe_left(owner_conn, other)
 
 
+def test_a_change_refreshed_on_demand_reaches_the_materialized_summary_at_the_next_cycle(
+    settled, upstream_conn
+):
+    """mv_curriculum_progress aggregates the merged module rows. A student's own refresh writes
+    their module rows between cycles; the next cycle's module merge then writes nothing, yet the
+    summary must be refreshed, or the cache merge would put the old completion back."""
+    owner_conn = settled
+    curriculum = upstream_conn("curriculum")
+    student, module = one(
+        curriculum,
+        "select p.student_id::text, p.module_id::text from module_progress p "
+        "where p.status = 'in_progress' and p.progress_pct < 90 order by p.student_id desc limit 1",
+    )
+
+    def completion(relation: str):
+        return scalar(
+            owner_conn,
+            f"select completion_pct from {relation} where user_id = %s",  # noqa: S608 (fixed names)
+            (student,),
+        )
+
+    before = completion("dashboard.mv_curriculum_progress")
+    with curriculum.cursor() as cur:
+        cur.execute(
+            "update module_progress set progress_pct = progress_pct + 5 "
+            "where student_id = %s and module_id = %s",
+            (student, module),
+        )
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.refresh_student(%s)", (student,))
+    live = completion("dashboard.v_curriculum_summary")
+    assert live != before
+    assert completion("serving.student_dashboard_cache") == live
+    assert completion("dashboard.mv_curriculum_progress") == before  # not refreshed yet
+    mark = last_log_id(owner_conn)
+    result = refresh_all(owner_conn)
+    assert merges(owner_conn, "serving.student_module_progress", mark) == [("ok", 0)]
+    assert result["matview:dashboard.mv_curriculum_progress"] == "ok"
+    assert completion("dashboard.mv_curriculum_progress") == live
+    assert completion("serving.student_dashboard_cache") == live
+    assert completion("serving.student_curriculum") == live
+
+
 def test_a_progress_row_gone_upstream_serves_the_module_as_not_started(settled, upstream_conn):
     """module_progress has no deleted_at: a row deleted upstream leaves staging with a full
     load (or the student's own refresh), and the capture of that delete reaches the cycle."""

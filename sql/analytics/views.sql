@@ -66,9 +66,10 @@ grant select on dashboard.mv_identity, dashboard.mv_future_you, dashboard.mv_coa
   dashboard.mv_readiness, dashboard.mv_subscription, dashboard.v_student_dashboard
   to dashboard_analyst, dashboard_dba;
 -- The curriculum's per-module detail is not materialized (mv_curriculum_progress holds the
--- summary): the live views compute it, for the students a query filters on.
-grant select on dashboard.v_curriculum_progress, dashboard.v_module_progress
-  to dashboard_analyst, dashboard_dba;
+-- summary, as of the last cycle): the live views compute it and the summary, for the students
+-- a query filters on.
+grant select on dashboard.v_curriculum_summary, dashboard.v_curriculum_progress,
+  dashboard.v_module_progress to dashboard_analyst, dashboard_dba;
 grant execute on function dashboard.deep_link(text, text) to dashboard_analyst, dashboard_dba;
 grant execute on function dashboard.entitlements(text, text, timestamptz, timestamptz, timestamptz)
   to dashboard_analyst, dashboard_dba;

@@ -22,9 +22,10 @@ insert into dashboard.matviews values
 
 /*
  * dashboard.relation_inputs: for every materialized view and serving table source, the staging
- * tables and materialized views it reads, found by walking the views' rewrite dependencies
- * (pg_depend) down to tables and materialized views. Derived from the catalog, so a new view
- * cannot forget to declare an input.
+ * tables, materialized views and tables the cycle maintains (dashboard.habit_history, the
+ * serving tables mv_curriculum_progress reads) it reads, found by walking the views' rewrite
+ * dependencies (pg_depend) down to tables and materialized views. Derived from the catalog, so
+ * a new view cannot forget to declare an input.
  */
 create view dashboard.relation_inputs as
 with recursive walk(root, rel) as (
@@ -42,9 +43,9 @@ with recursive walk(root, rel) as (
 select w.root::regclass as relation, w.rel::regclass as input, c.relkind as input_kind
   from walk w join pg_class c on c.oid = w.rel
  where w.rel <> w.root and c.relkind in ('r', 'm')
-   and c.relnamespace in ('staging'::regnamespace, 'dashboard'::regnamespace);
+   and c.relnamespace in ('staging'::regnamespace, 'dashboard'::regnamespace, 'serving'::regnamespace);
 comment on view dashboard.relation_inputs is
-  'Staging tables and materialized views each dashboard view or materialized view reads (from pg_depend).';
+  'Staging tables, materialized views and maintained tables each dashboard view or materialized view reads (from pg_depend).';
 
 /* The staging tables a view reads, split into the students' own rows and catalogues (no
    student column), from dashboard.relation_inputs. */
@@ -89,8 +90,10 @@ language sql stable as $$
 $$;
 
 /* dashboard.inputs_marker(relation, calendar_sensitive) -> the latest change among its inputs:
-   staging tables (loads and change events), materialized views (last refresh) and derived
-   tables (last change, ops.refresh_state.changed_at). */
+   staging tables (loads and change events), materialized views (last refresh), derived
+   tables (last change, ops.refresh_state.changed_at) and merged serving tables (last merge:
+   a merge that wrote nothing may follow a per-student refresh that wrote the same rows
+   between cycles, which what reads the table has not seen yet). */
 create or replace function dashboard.inputs_marker(p_relation regclass, p_calendar boolean)
 returns timestamptz
 language sql stable as $$
@@ -154,15 +157,17 @@ begin
   return 'ok';
 end $$;
 
-/* dashboard.populate_matviews(): the habit histories derived, then a plain refresh of every
-   materialized view, in order (after the schema is rebuilt; concurrent refreshes need a
-   populated view). */
+/* dashboard.populate_matviews(): the habit histories derived and the module rows merged (what
+   mv_curriculum_progress reads), then a plain refresh of every materialized view, in order
+   (after the schema is rebuilt; concurrent refreshes need a populated view). The module rows'
+   merge is not recorded: the next cycle's merge compares them again. */
 create or replace function dashboard.populate_matviews() returns void
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare
   m record;
 begin
   perform dashboard.derive_habit_history_step(true);
+  perform dashboard.merge_modules_all();
   for m in select matview from dashboard.matviews order by refresh_order loop
     perform dashboard.refresh_matview(m.matview, true);
   end loop;
@@ -506,8 +511,10 @@ end $$;
  *                     failed in this cycle)
  *   derive:<table>    a derived table maintained incrementally: dashboard.habit_history
  *                     (dashboard.derive_habit_history_step)
+ *   merge:<table>     merge a serving table, only when its inputs moved since its last merge:
+ *                     the module rows before the materialized views (mv_curriculum_progress
+ *                     aggregates them), the others after (they read the views)
  *   matview:<name>    dashboard.refresh_matview: concurrently, only when its inputs changed
- *   merge:<table>     merge a serving table, only when its inputs moved since its last merge
  *   notify:outbox     push notifications now due (dashboard.run_notify_step, sql/functions/notifications.sql)
  * All steps of a cycle run in one transaction that holds the cycle's advisory lock.
  */
@@ -517,11 +524,12 @@ language sql stable as $$
   union all
   select 'derive:dashboard.habit_history'
   union all
+  select 'merge:serving.student_module_progress'
+  union all
   (select 'matview:' || matview::text from dashboard.matviews order by refresh_order)
   union all
   select 'merge:' || t from unnest(array['serving.student_dashboard_cache',
                                          'serving.student_curriculum',
-                                         'serving.student_module_progress',
                                          'serving.student_mission_progress']) t
   union all
   select 'notify:outbox'
@@ -631,8 +639,9 @@ begin
       -- curriculum rows: only the students whose curriculum or identity changed, unless a
       -- catalogue changed (every row shows module and mission titles) or a fifth of the
       -- students changed (one pass is cheaper), or dashboard.merge_needs_full_pass says so. The
-      -- whole pass reads the materialized summary when its refresh saw the same inputs
-      -- (refreshed or skipped earlier in this cycle), else the live view.
+      -- whole pass reads the materialized summary when its refresh saw the summary's inputs as
+      -- they are now (refreshed or skipped earlier in this cycle; the recommended missions are
+      -- read live either way), else the live view.
       select * into v_state from ops.refresh_state where target = v_name;
       select c.users, c.full_pass into v_users, v_full
         from dashboard.changed_students(
@@ -645,7 +654,8 @@ begin
       v_rows := case
         when not v_full then dashboard.merge_curriculum_changed(v_users)
         when (select inputs_marker from ops.refresh_state
-               where target = 'dashboard.mv_curriculum_progress') >= v_marker
+               where target = 'dashboard.mv_curriculum_progress')
+             >= dashboard.inputs_marker('dashboard.v_curriculum_summary', false)
           then dashboard.merge_curriculum_snapshot()
         else dashboard.merge_curriculum_all() end;
     elsif v_name = 'serving.student_module_progress' then

@@ -33,15 +33,16 @@ comment on view dashboard.v_module_progress is
   'Each student''s progress in every module of their track (0 % and not_started where they have no progress row).';
 
 /*
- * dashboard.v_curriculum_progress: the student's track and progress through its modules.
+ * dashboard.v_curriculum_summary: the student's track and progress through its modules, from
+ * their module rows (dashboard.v_module_progress: one per module of the track, 0 % without a
+ * progress row).
  *
- * completion_pct = 100 * sum(progress of each module of the track, 0..1) / modules of the track.
- * Every module of the track counts (a module without a progress row counts 0), and a module half
- * done counts half: "completed modules / modules of the track, weighting by module progress".
+ * completion_pct = 100 * sum(progress of each module of the track, 0..1) / modules of the track,
+ * written sum(progress_pct) / modules (the same number, one division fewer per row). Every module
+ * of the track counts (a module without a progress row counts 0), and a module half done counts
+ * half: "completed modules / modules of the track, weighting by module progress".
  * next_module: the first module of the track (by position) that is not completed, with its
  *   progress.
- * recommended_missions: dashboard.v_recommended_missions.
- * The modules themselves, one row each: dashboard.v_module_progress.
  *
  * next_module without an ordered aggregate: min(array[position, progress]) over the modules not
  * completed is the next module's position and progress in one pass (positions are unique per
@@ -49,21 +50,24 @@ comment on view dashboard.v_module_progress is
  * sort of every (student, module) row; with only unordered aggregates the summary is one hash
  * aggregate: 1.0-1.6 s -> 0.4-0.5 s at 10,000 students. The DISTINCT ON keeps one module per
  * position should a staging load ever hold two for a moment, so a student never gets two rows.
+ *
+ * Written over the module rows so that dashboard.mv_curriculum_progress can be the same query
+ * over the rows the cycle has already merged (serving.student_module_progress, see
+ * sql/views/materialized.sql): one aggregate of a table instead of joining four million
+ * (student, module) pairs to the progress rows again.
  */
-create view dashboard.v_curriculum_progress as
+create view dashboard.v_curriculum_summary as
 with progress as (
 select i.user_id,
        i.track_code,
        t.name                                                          as track_name,
-       count(m.id)::integer                                            as modules_total,
-       (count(*) filter (where p.status = 'completed'))::integer       as modules_completed,
-       round(100 * sum(coalesce(p.progress_pct, 0) / 100) / nullif(count(m.id), 0), 2) as completion_pct,
-       min(array[m.position, coalesce(p.progress_pct, 0)])
-         filter (where m.id is not null and coalesce(p.status, 'not_started') <> 'completed') as next_at
+       count(m.module_id)::integer                                     as modules_total,
+       (count(*) filter (where m.status = 'completed'))::integer       as modules_completed,
+       round(sum(m.progress_pct) / nullif(count(m.module_id), 0), 2)   as completion_pct,
+       min(array[m.position, m.progress_pct]) filter (where m.status <> 'completed') as next_at
   from dashboard.v_identity i
   left join staging.curriculum_tracks t on t.code = i.track_code
-  left join staging.curriculum_modules m on m.track_code = i.track_code and m.deleted_at is null
-  left join staging.curriculum_module_progress p on p.student_id = i.user_id and p.module_id = m.id
+  left join dashboard.v_module_progress m on m.user_id = i.user_id and m.track_code = i.track_code
  group by i.user_id, i.track_code, t.name
 )
 select p.user_id, p.track_code, p.track_name, p.modules_total, p.modules_completed, p.completion_pct,
@@ -71,15 +75,22 @@ select p.user_id, p.track_code, p.track_name, p.modules_total, p.modules_complet
          jsonb_build_object('module_id', nm.id, 'position', nm.position, 'title', nm.title,
                             'progress_pct', p.next_at[2],
                             'deep_link', dashboard.deep_link('modules', nm.id::text))
-       end as next_module,
-       coalesce(rm.recommended_missions, '[]') as recommended_missions
+       end as next_module
   from progress p
   left join (select distinct on (track_code, position) id, track_code, position, title
                from staging.curriculum_modules
               where deleted_at is null
               order by track_code, position, id) nm
-         on nm.track_code = p.track_code and nm.position = p.next_at[1]
-  left join dashboard.v_recommended_missions rm on rm.user_id = p.user_id;
+         on nm.track_code = p.track_code and nm.position = p.next_at[1];
+comment on view dashboard.v_curriculum_summary is
+  'Track, completion % (progress-weighted over every module of the track) and the next module per student.';
+
+/* dashboard.v_curriculum_progress: the summary and the missions the curriculum recommends: what
+   serving.student_curriculum holds (GET /curriculum/progress; the modules are
+   dashboard.v_module_progress). */
+create view dashboard.v_curriculum_progress as
+select s.*, coalesce(rm.recommended_missions, '[]') as recommended_missions
+  from dashboard.v_curriculum_summary s
+  left join dashboard.v_recommended_missions rm on rm.user_id = s.user_id;
 comment on view dashboard.v_curriculum_progress is
   'Track, completion % (progress-weighted over every module of the track), the next module and the recommended missions per student.';
-
