@@ -307,11 +307,13 @@ select dashboard.define_merge(name, param, statement) from (values
                                            '{user_id,mission_id}',
                                            '(s.user_id, s.mission_id) in (select c.student_id, c.mission_id '
                                            'from staging.submission_changes c where c.changed_at > dashboard.changes_from($1))', false,
-                                           -- the changed pairs' rows only (else every served row is hashed)
+                                           -- the changed pairs that the view no longer has, then their served rows:
+                                           -- testing the served rows against the view instead hashed every served
+                                           -- row (5.0 s against 2.2 s after 100% changed at 100,000 students)
                                            '(t.user_id, t.mission_id) in (select c.student_id, c.mission_id '
-                                           'from staging.submission_changes c where c.changed_at > dashboard.changes_from($1)) '
+                                           'from staging.submission_changes c where c.changed_at > dashboard.changes_from($1) '
                                            'and not exists (select from dashboard.v_mission_progress s '
-                                           'where s.user_id = t.user_id and s.mission_id = t.mission_id)')),
+                                           'where s.user_id = c.student_id and s.mission_id = c.mission_id))')),
   ('modules_all', null, dashboard.compile_merge('serving.student_module_progress', 'dashboard.v_module_progress',
                                            '{user_id,module_id}', 'true', false,
                                            'not exists (select from dashboard.v_module_progress s '
@@ -334,9 +336,13 @@ select dashboard.define_merge(name, param, statement) from (values
                                            'from serving.student_module_progress k where k.user_id = any($2) '
                                            'except select w.user_id, w.module_id from unnest($2) u(user_id) cross join lateral '
                                            '(select * from dashboard.v_module_progress w where w.user_id = u.user_id offset 0) w)',
-                                           '(select v.* from dashboard.v_module_progress v '
-                                           'where (v.user_id, v.module_id) in (select c.student_id, c.module_id '
-                                           'from staging.module_progress_changes c where c.changed_at > dashboard.changes_from($1)) '
+                                           -- the changed pairs' rows one by one (OFFSET 0 keeps each lateral
+                                           -- subquery its own index lookups): a join with the view hashed all
+                                           -- 3.9 million progress rows, 4.2 s against 2.8 s for 95,000 pairs
+                                           '(select v.* from (select distinct c.student_id, c.module_id '
+                                           'from staging.module_progress_changes c where c.changed_at > dashboard.changes_from($1)) c '
+                                           'cross join lateral (select * from dashboard.v_module_progress w '
+                                           'where w.user_id = c.student_id and w.module_id = c.module_id offset 0) v '
                                            'union select v.* from unnest($2) u(user_id) cross join lateral '
                                            '(select * from dashboard.v_module_progress w where w.user_id = u.user_id offset 0) v) s'))
 ) m(name, param, statement);

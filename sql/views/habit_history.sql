@@ -190,10 +190,14 @@ end $$;
 
 /* dashboard.resolved_unit(user, habit, unit, weekly) -> the unit's status from the logs now: the
    day's (the log recorded last wins, ties to the best status, as dashboard.v_habit_days), or for
-   a weekly habit the best of its days' (as dashboard.habit_history_of); null without logs. */
+   a weekly habit the best of its days' (as dashboard.habit_history_of); no row without logs.
+   A set-returning SQL function so that, called in FROM (a lateral join), the planner inlines it
+   into the caller's plan: one index range per unit in the caller's nested loop. As a scalar
+   call it ran as a function call per unit, 5.0 s for 97,000 changed units at 100,000 students
+   against 1.1 s inlined. */
 create or replace function dashboard.resolved_unit(p_user uuid, p_habit uuid, p_unit date, p_weekly boolean)
-returns text
-language sql stable as $$
+returns table (status text)
+language sql stable rows 1 as $$
   select d.status
     from (select distinct on (l.log_date) l.log_date, l.status
             from staging.coaching_habit_logs l
@@ -269,8 +273,9 @@ begin
      where c.changed_at > dashboard.changes_from(p_since)
        and not exists (select from unnest(p_skip) k where k = hh.user_id)
   ), resolved as materialized (
-    select ch.habit_id, ch.unit, dashboard.resolved_unit(ch.user_id, ch.habit_id, ch.unit, ch.weekly) as status
+    select ch.habit_id, ch.unit, r.status   -- null: no log left on that unit
       from changed ch
+      left join lateral dashboard.resolved_unit(ch.user_id, ch.habit_id, ch.unit, ch.weekly) r on true
   ), patched as (
     select hh.habit_id, hh.weekly, sp.units, sp.statuses,
            (dashboard.clock() at time zone dashboard.effective_timezone(hh.zone))::date as today
