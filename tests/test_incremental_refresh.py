@@ -842,6 +842,90 @@ def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_con
             cur.execute("select dashboard.derive_habit_history(array[%s]::uuid[])", (probe_user,))
 
 
+def test_a_cycle_skips_what_its_previous_cycle_loaded_and_reads_other_writers_late_changes(
+    settled, coaching, missions
+):
+    """The change logs are read from 30 s before the previous pass (a per-student load can commit
+    changes stamped earlier); what the previous cycle's own transaction loaded is not read again.
+    Probes: rows of the first cycle's changes made wrong after it; a re-read would repair them."""
+    owner_conn = settled
+    (s1, h1), (s2, h2), (s3, _) = daily_habits(owner_conn)[6:9]
+    (m1, m2) = rows(
+        owner_conn,
+        "select distinct on (user_id) user_id::text, mission_id::text "
+        "from serving.student_mission_progress where user_id = any(%s::uuid[]) "
+        "order by user_id, mission_id",
+        ([s1, s3],),
+    )
+
+    def touch_submission(pair):
+        with missions.cursor() as cur:
+            cur.execute(
+                "update submissions set ai_score = coalesce(ai_score, 50) + 0.01 "
+                "where student_id = %s and mission_id = %s",
+                pair,
+            )
+            assert cur.rowcount == 1
+
+    def probes() -> tuple:
+        return one(
+            owner_conn,
+            "select (select current_streak from dashboard.habit_history where habit_id = %s), "
+            "(select ai_feedback from serving.student_mission_progress "
+            " where user_id = %s and mission_id = %s)",
+            (h1, *m1),
+        )
+
+    h1_log, status = winning_log(coaching, h1)
+    flip(coaching, h1_log, status)
+    touch_submission(m1)
+    refresh_all(owner_conn)  # loads and consumes both changes
+    with owner_conn.cursor() as cur:
+        cur.execute(
+            "update dashboard.habit_history set current_streak = current_streak + 100 "
+            "where habit_id = %s",
+            (h1,),
+        )
+        cur.execute(
+            "update serving.student_mission_progress set ai_feedback = 'probe' "
+            "where user_id = %s and mission_id = %s",
+            m1,
+        )
+    probed = probes()
+    try:
+        # the next cycle, well within 30 s: other changes of the same kinds, so both steps run
+        log_id, status = winning_log(coaching, h2)
+        flip(coaching, log_id, status)
+        touch_submission(m2)
+        mark = last_log_id(owner_conn)
+        refresh_all(owner_conn)
+        outcome, _, note = derive_log(owner_conn, mark)
+        assert outcome == "ok" and incremental(note)["patched"] == 1, note
+        assert merges(owner_conn, "serving.student_mission_progress", mark) == [("ok", 1)]
+        assert probes() == probed, "the cycle read again what the previous cycle had loaded"
+        assert history_diff(owner_conn, [s2]) == []
+
+        # another writer's change (a per-student load) committed after that pass read, stamped
+        # 10 s before it: the next pass reads it
+        (log_date,) = one(coaching, "select log_date from habit_logs where id = %s", (h1_log,))
+        with owner_conn.cursor() as cur:
+            cur.execute(
+                "insert into staging.habit_day_changes (habit_id, log_date, changed_at) "
+                "select %s, %s, inputs_marker - interval '10 seconds' from ops.refresh_state "
+                "where target = 'dashboard.habit_history'",
+                (h1, log_date),
+            )
+        mark = last_log_id(owner_conn)
+        refresh_all(owner_conn)
+        assert incremental(derive_log(owner_conn, mark)[2])["patched"] == 1
+        assert history_diff(owner_conn, [s1]) == [], "the late change was read"
+    finally:
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.derive_habit_history(array[%s]::uuid[])", (s1,))
+            cur.execute("select dashboard.merge_missions_one(%s)", (m1[0],))
+    assert history_diff(owner_conn, [s1, s2]) == []
+
+
 # --------------------------------------------------------------------------------------------
 # The curriculum rows and the module rows: merged for the students (the curriculum summary) and
 # the (student, module) pairs (the module rows) that changed, for everyone when the catalogue
