@@ -842,6 +842,57 @@ def test_the_derive_step_is_full_when_forced_and_incremental_otherwise(owner_con
             cur.execute("select dashboard.derive_habit_history(array[%s]::uuid[])", (probe_user,))
 
 
+def first_mission_rows(conn, students: list[str]) -> list[tuple[str, str]]:
+    """(student, mission) of each student's first served mission row."""
+    return rows(
+        conn,
+        "select distinct on (user_id) user_id::text, mission_id::text "
+        "from serving.student_mission_progress where user_id = any(%s::uuid[]) "
+        "order by user_id, mission_id",
+        (students,),
+    )
+
+
+def touch_submission(missions, pair: tuple[str, str]) -> None:
+    """Change one submission upstream (its AI score by a hundredth)."""
+    with missions.cursor() as cur:
+        cur.execute(
+            "update submissions set ai_score = coalesce(ai_score, 50) + 0.01 "
+            "where student_id = %s and mission_id = %s",
+            pair,
+        )
+        assert cur.rowcount == 1
+
+
+def make_wrong(owner_conn, habit: str, mission_row: tuple[str, str]) -> None:
+    """Probes: a habit's kept history and a served mission row made to differ from their sources
+    (a pass that reads their changes again repairs them)."""
+    with owner_conn.cursor() as cur:
+        cur.execute(
+            "update dashboard.habit_history set current_streak = current_streak + 100 "
+            "where habit_id = %s",
+            (habit,),
+        )
+        cur.execute(
+            "update serving.student_mission_progress set ai_feedback = 'probe' "
+            "where user_id = %s and mission_id = %s",
+            mission_row,
+        )
+
+
+def cycle_reads_only(owner_conn, coaching, missions, habit: str, mission_row: tuple[str, str]):
+    """A change of a habit's log and of a submission upstream, then a cycle: it patches that
+    one habit and merges that one mission row, and reads nothing else."""
+    log_id, status = winning_log(coaching, habit)
+    flip(coaching, log_id, status)
+    touch_submission(missions, mission_row)
+    mark = last_log_id(owner_conn)
+    refresh_all(owner_conn)
+    outcome, _, note = derive_log(owner_conn, mark)
+    assert outcome == "ok" and incremental(note)["patched"] == 1, note
+    assert merges(owner_conn, "serving.student_mission_progress", mark) == [("ok", 1)]
+
+
 def test_a_cycle_skips_what_its_previous_cycle_loaded_and_reads_other_writers_late_changes(
     settled, coaching, missions
 ):
@@ -850,22 +901,7 @@ def test_a_cycle_skips_what_its_previous_cycle_loaded_and_reads_other_writers_la
     Probes: rows of the first cycle's changes made wrong after it; a re-read would repair them."""
     owner_conn = settled
     (s1, h1), (s2, h2), (s3, _) = daily_habits(owner_conn)[6:9]
-    (m1, m2) = rows(
-        owner_conn,
-        "select distinct on (user_id) user_id::text, mission_id::text "
-        "from serving.student_mission_progress where user_id = any(%s::uuid[]) "
-        "order by user_id, mission_id",
-        ([s1, s3],),
-    )
-
-    def touch_submission(pair):
-        with missions.cursor() as cur:
-            cur.execute(
-                "update submissions set ai_score = coalesce(ai_score, 50) + 0.01 "
-                "where student_id = %s and mission_id = %s",
-                pair,
-            )
-            assert cur.rowcount == 1
+    (m1, m2) = first_mission_rows(owner_conn, [s1, s3])
 
     def probes() -> tuple:
         return one(
@@ -878,30 +914,13 @@ def test_a_cycle_skips_what_its_previous_cycle_loaded_and_reads_other_writers_la
 
     h1_log, status = winning_log(coaching, h1)
     flip(coaching, h1_log, status)
-    touch_submission(m1)
+    touch_submission(missions, m1)
     refresh_all(owner_conn)  # loads and consumes both changes
-    with owner_conn.cursor() as cur:
-        cur.execute(
-            "update dashboard.habit_history set current_streak = current_streak + 100 "
-            "where habit_id = %s",
-            (h1,),
-        )
-        cur.execute(
-            "update serving.student_mission_progress set ai_feedback = 'probe' "
-            "where user_id = %s and mission_id = %s",
-            m1,
-        )
+    make_wrong(owner_conn, h1, m1)
     probed = probes()
     try:
         # the next cycle, well within 30 s: other changes of the same kinds, so both steps run
-        log_id, status = winning_log(coaching, h2)
-        flip(coaching, log_id, status)
-        touch_submission(m2)
-        mark = last_log_id(owner_conn)
-        refresh_all(owner_conn)
-        outcome, _, note = derive_log(owner_conn, mark)
-        assert outcome == "ok" and incremental(note)["patched"] == 1, note
-        assert merges(owner_conn, "serving.student_mission_progress", mark) == [("ok", 1)]
+        cycle_reads_only(owner_conn, coaching, missions, h2, m2)
         assert probes() == probed, "the cycle read again what the previous cycle had loaded"
         assert history_diff(owner_conn, [s2]) == []
 
@@ -919,6 +938,59 @@ def test_a_cycle_skips_what_its_previous_cycle_loaded_and_reads_other_writers_la
         refresh_all(owner_conn)
         assert incremental(derive_log(owner_conn, mark)[2])["patched"] == 1
         assert history_diff(owner_conn, [s1]) == [], "the late change was read"
+    finally:
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.derive_habit_history(array[%s]::uuid[])", (s1,))
+            cur.execute("select dashboard.merge_missions_one(%s)", (m1[0],))
+    assert history_diff(owner_conn, [s1, s2]) == []
+
+
+def test_what_another_transaction_committed_before_a_pass_read_is_not_read_again(
+    settled, coaching, missions
+):
+    """A change row whose writer had committed when the previous pass read was seen by it, however
+    close to that pass its stamp: a staging load run on its own just before a cycle (as
+    `och-dashboard staging load` does), and a bulk load's "everything" row. Judged by the stamp
+    alone, the cycle after, within 30 s, patched the habit again and took every mission row.
+    Probes: rows made wrong after the first cycle; a re-read would repair them."""
+    owner_conn = settled
+    (s1, h1), (s2, h2) = daily_habits(owner_conn)[10:12]
+    (m1, m2) = first_mission_rows(owner_conn, [s1, s2])
+
+    log_id, status = winning_log(coaching, h1)
+    flip(coaching, log_id, status)
+    touch_submission(missions, m1)
+    with owner_conn.cursor() as cur:
+        # a probe the marker's full pass repairs (m2's submission did not change)
+        cur.execute(
+            "update serving.student_mission_progress set ai_feedback = 'probe' "
+            "where user_id = %s and mission_id = %s",
+            m2,
+        )
+        cur.execute("select dashboard.load_staging()")  # its own transaction, committed
+        # what a bulk load of the submissions records: "everything changed" (a row of nulls)
+        cur.execute(
+            "insert into staging.submission_changes (student_id, mission_id) values (null, null)"
+        )
+    mark = last_log_id(owner_conn)
+    refresh_all(owner_conn)
+    assert incremental(derive_log(owner_conn, mark)[2])["patched"] == 1
+    # the marker's full pass: the touched row and the probe
+    assert merges(owner_conn, "serving.student_mission_progress", mark) == [("ok", 2)]
+    make_wrong(owner_conn, h1, m1)
+    try:
+        cycle_reads_only(owner_conn, coaching, missions, h2, m2)
+        assert (
+            scalar(
+                owner_conn,
+                "select ai_feedback from serving.student_mission_progress "
+                "where user_id = %s and mission_id = %s",
+                m1,
+            )
+            == "probe"
+        ), "the mission rows took a full pass again"
+        assert history_diff(owner_conn, [s1]) != [], "the habit was patched again"
+        assert history_diff(owner_conn, [s2]) == []
     finally:
         with owner_conn.cursor() as cur:
             cur.execute("select dashboard.derive_habit_history(array[%s]::uuid[])", (s1,))

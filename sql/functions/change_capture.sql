@@ -63,23 +63,30 @@ begin
 end $$;
 
 /*
- * dashboard.change_unseen(changed_at, written_by, since, seen) -> whether a change-log row
+ * dashboard.change_unseen(changed_at, written_by, since, seen, read) -> whether a change-log row
  * (staging.student_changes, habit_day_changes, submission_changes, module_progress_changes) is
- * new to a reader whose previous pass read at `since` in transaction `seen`
- * (ops.refresh_state.last_success_xid). Rows stamped up to 30 seconds before `since` count: a
- * per-student load (a refresh, the missions read path) can commit changes stamped before the
- * previous pass began, which that pass missed; it recomputed its own student, so reading them
- * again costs a little and is never wrong. What the previous pass's own transaction wrote before
- * `since` it had seen (the cycle's loads come before its readers), and is skipped: re-reading
- * it made the cycle after a 100% cycle repeat its work. The one place the slack is written.
+ * new to a reader whose previous pass is marked `since` (ops.refresh_state), ran in transaction
+ * `seen` (last_success_xid) and read under snapshot `read` (last_read_snapshot). That pass saw a
+ * row if its own transaction wrote it before `since` (the cycle's loads come before its readers)
+ * or if its snapshot shows the writer committed. Any other row it did not see: a per-student load
+ * (a refresh, the missions read path) can commit changes stamped before the pass began. Rows
+ * stamped more than 30 seconds before `since` are not looked at (a change is assumed to commit
+ * within 30 seconds of its stamp; per-student loads take milliseconds), which keeps the
+ * condition an index range on changed_at. Without a snapshot (a pass before migration 0019),
+ * every row in those 30 seconds counts. The one place the rule is written. Judged by the stamp
+ * alone, the slack re-read what the previous pass had seen: the cycle after a 100% cycle
+ * repeated its work, and a bulk load's "everything" row sent the merges of the cycle after a
+ * short forced cycle through a full pass again.
  * Inlined into the caller's query, so the condition on changed_at stays an index range. Stable,
  * not immutable: timestamptz - interval is stable, and PostgreSQL does not inline a function
  * declared more constant than its body (called once per change row instead: the 1% cycle's two
  * changed-pair merges took 1.5 s each at 10,000 students against 0.3-0.4 s inlined).
  */
 create or replace function dashboard.change_unseen(p_changed_at timestamptz, p_written_by xid8,
-                                                   p_since timestamptz, p_seen xid8) returns boolean
+                                                   p_since timestamptz, p_seen xid8,
+                                                   p_read pg_snapshot) returns boolean
 language sql stable parallel safe as $$
   select p_changed_at > p_since - interval '30 seconds'
-         and (p_written_by is distinct from p_seen or p_changed_at > p_since)
+         and not coalesce((p_written_by = p_seen and p_changed_at <= p_since)
+                      or pg_visible_in_snapshot(p_written_by, p_read), false)
 $$;

@@ -77,16 +77,17 @@ language sql stable as $$
     from staging.sources s where s.staging_table = p_table
 $$;
 
-/* dashboard.changed_students(tables, since, seen) -> the students whose rows staging loads changed
-   in these tables and that a reader whose previous pass read at `since` in transaction `seen`
-   has not seen (dashboard.change_unseen), null when none, and null with full => true when they
-   are so many (a fifth of all) that one pass over everyone is cheaper. */
+/* dashboard.changed_students(tables, since, seen, read) -> the students whose rows staging loads
+   changed in these tables and that a reader's previous pass (marked `since`, in transaction
+   `seen`, read under snapshot `read`) has not seen (dashboard.change_unseen), null when none,
+   and null with full => true when they are so many (a fifth of all) that one pass over everyone
+   is cheaper. */
 create or replace function dashboard.changed_students(p_tables text[], p_since timestamptz, p_seen xid8,
-                                                      out users uuid[], out full_pass boolean)
+                                                      p_read pg_snapshot, out users uuid[], out full_pass boolean)
 language sql stable as $$
   select u, coalesce(cardinality(u) > (select count(*) / 5 from staging.identity_students), false)
     from (select array_agg(distinct c.user_id) as u from staging.student_changes c
-           where dashboard.change_unseen(c.changed_at, c.written_by, p_since, p_seen)
+           where dashboard.change_unseen(c.changed_at, c.written_by, p_since, p_seen, p_read)
              and c.staging_table = any(p_tables)) x
 $$;
 
@@ -304,15 +305,15 @@ select dashboard.define_merge(name, param, statement) from (values
                                            '{user_id,mission_id}', 's.user_id = $1', false,
                                            't.user_id = $1 and not exists (select from dashboard.v_mission_progress s '
                                            'where s.user_id = $1 and s.user_id = t.user_id and s.mission_id = t.mission_id)')),
-  ('missions_changed', 'p_since timestamptz, p_seen xid8', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
+  ('missions_changed', 'p_since timestamptz, p_seen xid8, p_read pg_snapshot', dashboard.compile_merge('serving.student_mission_progress', 'dashboard.v_mission_progress',
                                            '{user_id,mission_id}',
                                            '(s.user_id, s.mission_id) in (select c.student_id, c.mission_id '
-                                           'from staging.submission_changes c where dashboard.change_unseen(c.changed_at, c.written_by, $1, $2))', false,
+                                           'from staging.submission_changes c where dashboard.change_unseen(c.changed_at, c.written_by, $1, $2, $3))', false,
                                            -- the changed pairs that the view no longer has, then their served rows:
                                            -- testing the served rows against the view instead hashed every served
                                            -- row (5.0 s against 2.2 s after 100% changed at 100,000 students)
                                            '(t.user_id, t.mission_id) in (select c.student_id, c.mission_id '
-                                           'from staging.submission_changes c where dashboard.change_unseen(c.changed_at, c.written_by, $1, $2) '
+                                           'from staging.submission_changes c where dashboard.change_unseen(c.changed_at, c.written_by, $1, $2, $3) '
                                            'and not exists (select from dashboard.v_mission_progress s '
                                            'where s.user_id = c.student_id and s.mission_id = c.mission_id))')),
   ('modules_all', null, dashboard.compile_merge('serving.student_module_progress', 'dashboard.v_module_progress',
@@ -325,7 +326,7 @@ select dashboard.define_merge(name, param, statement) from (values
                                            'where s.user_id = $1 and s.user_id = t.user_id and s.module_id = t.module_id)')),
   -- UNION, not UNION ALL: a pair both changed and of a student whose track changed is one row
   -- (ON CONFLICT refuses to update a row twice)
-  ('modules_changed', 'p_since timestamptz, p_seen xid8, p_users uuid[]', dashboard.compile_merge(
+  ('modules_changed', 'p_since timestamptz, p_seen xid8, p_read pg_snapshot, p_users uuid[]', dashboard.compile_merge(
                                            'serving.student_module_progress', 'dashboard.v_module_progress',
                                            '{user_id,module_id}', 'true', false,
                                            -- gone: only rows of these students (a changed progress row of a module
@@ -334,17 +335,17 @@ select dashboard.define_merge(name, param, statement) from (values
                                            -- student (an anti join with the view hashed all of it: 2.2-6.8 s at
                                            -- 100,000 students, for no student or a thousand)
                                            '(t.user_id, t.module_id) in (select k.user_id, k.module_id '
-                                           'from serving.student_module_progress k where k.user_id = any($3) '
-                                           'except select w.user_id, w.module_id from unnest($3) u(user_id) cross join lateral '
+                                           'from serving.student_module_progress k where k.user_id = any($4) '
+                                           'except select w.user_id, w.module_id from unnest($4) u(user_id) cross join lateral '
                                            '(select * from dashboard.v_module_progress w where w.user_id = u.user_id offset 0) w)',
                                            -- the changed pairs' rows one by one (OFFSET 0 keeps each lateral
                                            -- subquery its own index lookups): a join with the view hashed all
                                            -- 3.9 million progress rows, 4.2 s against 2.8 s for 95,000 pairs
                                            '(select v.* from (select distinct c.student_id, c.module_id '
-                                           'from staging.module_progress_changes c where dashboard.change_unseen(c.changed_at, c.written_by, $1, $2)) c '
+                                           'from staging.module_progress_changes c where dashboard.change_unseen(c.changed_at, c.written_by, $1, $2, $3)) c '
                                            'cross join lateral (select * from dashboard.v_module_progress w '
                                            'where w.user_id = c.student_id and w.module_id = c.module_id offset 0) v '
-                                           'union select v.* from unnest($3) u(user_id) cross join lateral '
+                                           'union select v.* from unnest($4) u(user_id) cross join lateral '
                                            '(select * from dashboard.v_module_progress w where w.user_id = u.user_id offset 0) v) s'))
 ) m(name, param, statement);
 
@@ -449,6 +450,7 @@ declare
   v_patched bigint := 0;
   v_rolled bigint := 0;
   v_started timestamptz := clock_timestamp();
+  v_read pg_snapshot := pg_current_snapshot();   -- before any read: what this pass can see
   v_error text;
 begin
   select * into v_state from ops.refresh_state where target = 'dashboard.habit_history';
@@ -457,7 +459,8 @@ begin
             or not exists (select from dashboard.habit_history);
   if not v_full then
     select c.users, c.full_pass into v_users, v_full
-      from dashboard.changed_students('{coaching_habits}', v_state.inputs_marker, v_state.last_success_xid) c;
+      from dashboard.changed_students('{coaching_habits}', v_state.inputs_marker, v_state.last_success_xid,
+                                     v_state.last_read_snapshot) c;
     -- of the students identity changed (a login changes them all), those whose histories it
     -- changes: another timezone, or gone
     v_users := array(
@@ -466,7 +469,7 @@ begin
       select hh.user_id
         from (select unnest(c.users) as user_id
                 from dashboard.changed_students('{identity_students}', v_state.inputs_marker,
-                                                v_state.last_success_xid) c) ch
+                                                v_state.last_success_xid, v_state.last_read_snapshot) c) ch
         join dashboard.habit_history hh on hh.user_id = ch.user_id
         left join staging.identity_students i on i.id = hh.user_id and i.deleted_at is null
        where i.id is null or coalesce(i.timezone, '') <> hh.zone);
@@ -474,7 +477,7 @@ begin
               or cardinality(v_users) > (select count(*) / 5 from staging.identity_students)
               or exists (select from staging.habit_day_changes c where c.habit_id is null
                           and dashboard.change_unseen(c.changed_at, c.written_by, v_state.inputs_marker,
-                                                      v_state.last_success_xid));
+                                                      v_state.last_success_xid, v_state.last_read_snapshot));
   end if;
   begin
     if v_full then
@@ -483,7 +486,8 @@ begin
       if cardinality(v_users) > 0 then
         v_rows := dashboard.derive_habit_history(v_users);
       end if;
-      v_patched := dashboard.patch_habit_history(v_state.inputs_marker, v_state.last_success_xid, v_users);
+      v_patched := dashboard.patch_habit_history(v_state.inputs_marker, v_state.last_success_xid,
+                                                  v_state.last_read_snapshot, v_users);
       v_rolled := dashboard.roll_habit_history();
       v_rows := v_rows + v_patched + v_rolled;
     end if;
@@ -499,11 +503,12 @@ begin
   -- inputs_marker: the changes consumed, up to this step's start: the cycle's own loads came
   -- before it (a marker at the transaction's start had the next cycle patch them all again). A
   -- per-student refresh committing later derives its own student.
-  insert into ops.refresh_state as st (target, last_success_at, last_success_xid, inputs_marker, last_rows, changed_at)
-  values ('dashboard.habit_history', clock_timestamp(), pg_current_xact_id(), v_started, v_rows,
+  insert into ops.refresh_state as st (target, last_success_at, last_success_xid, last_read_snapshot,
+                                       inputs_marker, last_rows, changed_at)
+  values ('dashboard.habit_history', clock_timestamp(), pg_current_xact_id(), v_read, v_started, v_rows,
           case when v_rows > 0 then clock_timestamp() end)
   on conflict (target) do update set last_success_at = excluded.last_success_at,
-    last_success_xid = excluded.last_success_xid,
+    last_success_xid = excluded.last_success_xid, last_read_snapshot = excluded.last_read_snapshot,
     inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null,
     changed_at = coalesce(excluded.changed_at, st.changed_at);
   perform dashboard.log_event('derive', 'dashboard.habit_history', 'ok', v_rows,
@@ -578,8 +583,8 @@ begin
   end if;
   if p_capture is not null then
     execute format('select exists (select from staging.%I c where c.student_id is null '
-                   'and dashboard.change_unseen(c.changed_at, c.written_by, $1, $2))', p_capture)
-      into v_bulk using p_state.last_success_at, p_state.last_success_xid;
+                   'and dashboard.change_unseen(c.changed_at, c.written_by, $1, $2, $3))', p_capture)
+      into v_bulk using p_state.last_success_at, p_state.last_success_xid, p_state.last_read_snapshot;
   end if;
   return v_bulk;
 end $$;
@@ -602,6 +607,7 @@ declare
   v_state ops.refresh_state;
   v_full boolean;
   v_users uuid[];
+  v_read pg_snapshot;
 begin
   if not pg_try_advisory_xact_lock(dashboard.lock_class('refresh_all'), 0) then
     -- the lock is re-entrant for its holder: failing here means another cycle runs
@@ -632,6 +638,9 @@ begin
   when 'matview' then
     return dashboard.refresh_matview(v_name::regclass, p_force);
   when 'merge' then
+    -- taken before any read: each later statement's snapshot sees at least as much, so a change
+    -- whose writer this one shows committed was read (dashboard.change_unseen)
+    v_read := pg_current_snapshot();
     -- a serving table's marker: the latest change among the inputs of the view it is merged from
     v_marker := case v_name
       when 'serving.student_dashboard_cache' then dashboard.inputs_marker('dashboard.v_student_dashboard', true)
@@ -657,7 +666,7 @@ begin
         from dashboard.changed_students(
                array(select v.staging_table from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
                       where v.per_student),
-               v_state.last_success_at, v_state.last_success_xid) c;
+               v_state.last_success_at, v_state.last_success_xid, v_state.last_read_snapshot) c;
       v_full := v_full or dashboard.merge_needs_full_pass(v_state, p_force,
                   array(select v.staging_table from dashboard.view_staging_inputs('dashboard.v_curriculum_progress') v
                          where not v.per_student));
@@ -681,13 +690,14 @@ begin
             from (select distinct user_id from staging.student_changes
                    where staging_table = 'identity_students'
                      and dashboard.change_unseen(changed_at, written_by, v_state.last_success_at,
-                                                 v_state.last_success_xid)) c
+                                                 v_state.last_success_xid, v_state.last_read_snapshot)) c
            where (select t.track_code from serving.student_module_progress t where t.user_id = c.user_id limit 1)
                  is distinct from
                  (select i.track_code from staging.identity_students i where i.id = c.user_id and i.deleted_at is null));
       end if;
       v_rows := case when v_full then dashboard.merge_modules_all()
-                     else dashboard.merge_modules_changed(v_state.last_success_at, v_state.last_success_xid, v_users) end;
+                     else dashboard.merge_modules_changed(v_state.last_success_at, v_state.last_success_xid,
+                                                                    v_state.last_read_snapshot, v_users) end;
     else
       -- mission rows: only the (student, mission) pairs whose submissions changed
       -- (staging.submission_changes, unseen by its last pass: dashboard.change_unseen), unless the mission catalogue
@@ -695,12 +705,14 @@ begin
       select * into v_state from ops.refresh_state where target = v_name;
       v_full := dashboard.merge_needs_full_pass(v_state, p_force, '{missions_missions}', 'submission_changes');
       v_rows := case when v_full then dashboard.merge_missions_all()
-                     else dashboard.merge_missions_changed(v_state.last_success_at, v_state.last_success_xid) end;
+                     else dashboard.merge_missions_changed(v_state.last_success_at, v_state.last_success_xid,
+                                                                     v_state.last_read_snapshot) end;
     end if;
-    insert into ops.refresh_state (target, last_success_at, last_success_xid, inputs_marker, last_rows)
-    values (v_name, clock_timestamp(), pg_current_xact_id(), v_marker, v_rows)
+    insert into ops.refresh_state (target, last_success_at, last_success_xid, last_read_snapshot,
+                                   inputs_marker, last_rows)
+    values (v_name, clock_timestamp(), pg_current_xact_id(), v_read, v_marker, v_rows)
     on conflict (target) do update set last_success_at = excluded.last_success_at,
-      last_success_xid = excluded.last_success_xid,
+      last_success_xid = excluded.last_success_xid, last_read_snapshot = excluded.last_read_snapshot,
       inputs_marker = excluded.inputs_marker, last_rows = excluded.last_rows, last_error = null;
     perform dashboard.log_event('cache', v_name, 'ok', v_rows, null, v_started);
     return v_rows::text;

@@ -245,10 +245,10 @@ begin
 end $$;
 
 /*
- * dashboard.patch_habit_history(since, seen, skip) -> rows changed
- * The kept histories of habits whose logs changed since the previous pass read at `since` in
- * transaction `seen` (staging.habit_day_changes, kept by the triggers of
- * sql/functions/change_capture.sql; dashboard.change_unseen),
+ * dashboard.patch_habit_history(since, seen, read, skip) -> rows changed
+ * The kept histories of habits whose logs changed unseen by the previous pass (marked `since`,
+ * in transaction `seen`, read under snapshot `read`: dashboard.change_unseen; the changes are
+ * staging.habit_day_changes, kept by the triggers of sql/functions/change_capture.sql),
  * patched: only the changed units (days, or ISO weeks of weekly habits) are resolved again from
  * their logs, merged into the stored units, and the streaks walked as of the student's local
  * today. The result equals deriving the habit from all its logs (dashboard.habit_history_of;
@@ -258,7 +258,7 @@ end $$;
  * A history not stored yet is not created here: a new habit is a change of coaching_habits,
  * which derives its student whole.
  */
-create or replace function dashboard.patch_habit_history(p_since timestamptz, p_seen xid8,
+create or replace function dashboard.patch_habit_history(p_since timestamptz, p_seen xid8, p_read pg_snapshot,
                                                           p_skip uuid[] default '{}')
 returns bigint
 language plpgsql
@@ -272,7 +272,7 @@ begin
            case when hh.weekly then date_trunc('week', c.log_date)::date else c.log_date end as unit
       from staging.habit_day_changes c
       join dashboard.habit_history hh on hh.habit_id = c.habit_id
-     where dashboard.change_unseen(c.changed_at, c.written_by, p_since, p_seen)
+     where dashboard.change_unseen(c.changed_at, c.written_by, p_since, p_seen, p_read)
        and not exists (select from unnest(p_skip) k where k = hh.user_id)
   ), resolved as materialized (
     select ch.habit_id, ch.unit, r.status   -- null: no log left on that unit
