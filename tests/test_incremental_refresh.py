@@ -97,9 +97,10 @@ def history_of(conn, users: list[str]) -> dict[str, tuple]:
     }
 
 
-def daily_habits(conn) -> list[tuple[str, str]]:
+def daily_habits(conn, with_mission_rows: bool = False) -> list[tuple[str, str]]:
     """(student, habit) of live active daily habits with live logs, one per student, of live
-    students, in a stable order."""
+    students, in a stable order; with_mission_rows keeps the students with served mission rows
+    (a subsequence: its n-th is at least the n-th of the whole list)."""
     return rows(
         conn,
         """
@@ -109,8 +110,11 @@ def daily_habits(conn) -> list[tuple[str, str]]:
          where h.deleted_at is null and h.active and h.frequency = 'daily'
            and exists (select from staging.coaching_habit_logs l
                         where l.habit_id = h.id and l.deleted_at is null)
+           and (not %s or exists (select from serving.student_mission_progress p
+                                   where p.user_id = h.student_id))
          order by h.student_id, h.id
         """,
+        (with_mission_rows,),
     )
 
 
@@ -954,7 +958,7 @@ def test_what_another_transaction_committed_before_a_pass_read_is_not_read_again
     alone, the cycle after, within 30 s, patched the habit again and took every mission row.
     Probes: rows made wrong after the first cycle; a re-read would repair them."""
     owner_conn = settled
-    (s1, h1), (s2, h2) = daily_habits(owner_conn)[10:12]
+    (s1, h1), (s2, h2) = daily_habits(owner_conn, with_mission_rows=True)[10:12]
     (m1, m2) = first_mission_rows(owner_conn, [s1, s2])
 
     log_id, status = winning_log(coaching, h1)
