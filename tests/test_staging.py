@@ -154,6 +154,54 @@ def test_incremental_load_upserts_in_student_order(owner_conn):
                 assert not sort_keys, plan
 
 
+def row_versions(cur, ids: list) -> list[tuple]:
+    """(id, ctid, xmin, xmax) of staging habit logs: a write moves ctid and xmin, a row lock
+    (ON CONFLICT DO UPDATE takes one on every conflicting row) sets xmax."""
+    cur.execute(
+        "select id::text, ctid::text, xmin::text, xmax::text from staging.coaching_habit_logs "
+        "where id = any(%s::uuid[]) order by id",
+        (ids,),
+    )
+    return cur.fetchall()
+
+
+def test_a_reread_row_that_did_not_change_is_neither_written_nor_locked(owner_conn, upstream_conn):
+    """An incremental load re-reads what changed within the overlap before the previous load's
+    start, and a full reload reads every row: a row staging already holds as it is must cost no
+    lock and no write (a lock sets xmax, dirties the page and writes WAL: at 100,000 students
+    every cycle after a large change re-read 97,000 habit logs)."""
+    coaching = upstream_conn("coaching")
+    with coaching.cursor() as up:
+        up.execute(
+            "select id::text from habit_logs where deleted_at is null order by id desc limit 3"
+        )
+        changed, *still = [r[0] for r in up.fetchall()]
+        up.execute(
+            "update habit_logs set status = case status when 'completed' then 'skipped' "
+            "else 'completed' end where id = %s",
+            (changed,),
+        )
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_staging()")
+        (before,) = row_versions(cur, [changed])
+        # the next load's bound is the previous start minus the overlap: it reads the row again
+        cur.execute(
+            "select count(*) from fdw_coaching.habit_logs where id = %s and updated_at > "
+            "(select last_load_started_at - interval '2 minutes' from staging.sources "
+            " where staging_table = 'coaching_habit_logs')",
+            (changed,),
+        )
+        assert cur.fetchone()[0] == 1
+        cur.execute("select dashboard.load_staging_table('coaching_habit_logs')")
+        assert cur.fetchone()[0] == 0
+        assert row_versions(cur, [changed]) == [before], "the re-read row was locked or written"
+
+        sample = row_versions(cur, [changed, *still])
+        cur.execute("select dashboard.load_staging_table('coaching_habit_logs', true)")
+        assert cur.fetchone()[0] == 0
+        assert row_versions(cur, [changed, *still]) == sample, "the full reload locked rows"
+
+
 def test_per_student_load_brings_a_new_upstream_row(owner_conn, upstream_conn, students):
     student = students["professional7"][0]
     with upstream_conn("coaching").cursor() as up:

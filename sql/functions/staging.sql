@@ -35,6 +35,7 @@ declare
   has_deleted boolean;
   has_updated boolean;
   src text;
+  unchanged text;
   upsert_rows text;
   upsert_conflict text;
   upsert text;
@@ -69,9 +70,21 @@ begin
                             (select string_agg(format('excluded.%I', c), ', ') from unnest(cols) c where c <> all(keys)));
     src := format('select %s from fdw_%s.%I', col_list, s.service, s.foreign_table);
     student_ref := case when s.student_column is null then 'null::uuid' else format('t.%I', s.student_column) end;
-    upsert_rows := format('insert into staging.%1$I as t (%2$s) select %2$s from src %3$s',
+    -- The rows to write leave out those staging already holds as they are. The upsert's WHERE
+    -- alone would not write them, but ON CONFLICT DO UPDATE locks every conflicting row first,
+    -- a WHERE that fails included: each re-read row got its xmax set, its heap page dirtied and
+    -- a WAL record (an incremental load re-reads the previous load's rows within the overlap, a
+    -- full reload reads them all). The probe reads the row without locking it; the upsert's WHERE
+    -- still guards a row a concurrent load changed in between.
+    unchanged := format('exists (select from staging.%I o where %s and (%s) is not distinct from (%s))',
+                        s.staging_table,
+                        (select string_agg(format('o.%1$I = src.%1$I', c), ' and ') from unnest(keys) c),
+                        (select string_agg(format('o.%I', c), ', ') from unnest(cols) c where c <> all(keys)),
+                        (select string_agg(format('src.%I', c), ', ') from unnest(cols) c where c <> all(keys)));
+    upsert_rows := format('insert into staging.%1$I as t (%2$s) select %2$s from src where %3$s not %4$s',
                           s.staging_table, col_list,
-                          case when has_deleted then 'where deleted_at is null' else '' end);
+                          case when has_deleted then 'deleted_at is null and' else '' end,
+                          unchanged);
     upsert_conflict := format('on conflict (%s) do update set %s where %s returning %s as user_id',
                               (select string_agg(format('%I', c), ', ') from unnest(keys) c),
                               set_list, distinct_cond, student_ref);
