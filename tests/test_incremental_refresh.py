@@ -1002,43 +1002,6 @@ def test_what_another_transaction_committed_before_a_pass_read_is_not_read_again
     assert history_diff(owner_conn, [s1, s2]) == []
 
 
-def cache_versions(conn) -> dict[str, tuple]:
-    """{student: (content digest, ctid, xmin, xmax)} of the cache rows: a write moves ctid and
-    xmin, a row lock (ON CONFLICT DO UPDATE takes one on every conflicting row) sets xmax."""
-    found = rows(
-        conn,
-        "select user_id::text, md5((to_jsonb(c) - 'refreshed_at')::text), ctid::text, "
-        "xmin::text, xmax::text from serving.student_dashboard_cache c",
-    )
-    return {r[0]: r[1:] for r in found}
-
-
-def test_the_cache_merge_neither_writes_nor_locks_the_rows_it_leaves_as_they_are(settled, coaching):
-    """Every cycle that changed something merges every active student's cache row from the
-    views, to write the few that differ: the others must cost no lock (a lock sets xmax, dirties
-    the page and writes WAL, for 100,000 rows a cycle)."""
-    owner_conn = settled
-    (student, habit) = daily_habits(owner_conn)[12]
-    before = cache_versions(owner_conn)
-    log_id, status = winning_log(coaching, habit)
-    flip(coaching, log_id, status)
-    mark = last_log_id(owner_conn)
-    try:
-        refresh_all(owner_conn)
-        [(outcome, written)] = merges(owner_conn, "serving.student_dashboard_cache", mark)
-        after = cache_versions(owner_conn)
-        assert outcome == "ok" and written >= 1
-        assert after[student][0] != before[student][0], "the changed student's row was not merged"
-        same = [u for u in before if u in after and after[u][0] == before[u][0]]
-        assert len(same) > len(before) // 2
-        touched = [u for u in same if after[u] != before[u]]
-        assert touched == [], f"{len(touched)} unchanged cache rows were locked or written"
-    finally:
-        with coaching.cursor() as cur:
-            cur.execute("update habit_logs set status = %s where id = %s", (status, log_id))
-        refresh_all(owner_conn)
-
-
 # --------------------------------------------------------------------------------------------
 # The curriculum rows and the module rows: merged for the students (the curriculum summary) and
 # the (student, module) pairs (the module rows) that changed, for everyone when the catalogue

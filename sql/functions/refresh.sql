@@ -223,7 +223,6 @@ declare
   col_list text;
   src_list text;
   cmp text;
-  unchanged text;
 begin
   select array_agg(a.attname::text order by a.attnum) into cols
     from pg_attribute a
@@ -236,25 +235,11 @@ begin
   cmp := format('(%s) is distinct from (%s)',
                 (select string_agg(format('t.%I', c), ', ') from unnest(cols) c where c <> all(p_keys)),
                 (select string_agg(format('excluded.%I', c), ', ') from unnest(cols) c where c <> all(p_keys)));
-  -- A merge that writes only what differs also leaves out, before the upsert, the rows the
-  -- target holds as they are: ON CONFLICT DO UPDATE locks every conflicting row, the rows its
-  -- WHERE then skips included (xmax set, the page dirtied, a WAL record: the cache merge of
-  -- every cycle re-read all 100,000 students' rows to write the changed ones). The source's
-  -- values are cast to the target's types, as the insert would store them.
-  unchanged := format('not exists (select from %s o where %s and (%s) is not distinct from (%s))',
-                      p_target,
-                      (select string_agg(format('o.%1$I = s.%1$I', k), ' and ') from unnest(p_keys) k),
-                      (select string_agg(format('o.%I', c), ', ') from unnest(cols) c where c <> all(p_keys)),
-                      (select string_agg(format('s.%I::%s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' order by a.attnum)
-                         from pg_attribute a
-                        where a.attrelid = p_target and a.attname::text = any(cols)
-                          and a.attname::text <> all(p_keys)));
   return format(
     'with up as (insert into %1$s as t (%2$s, refreshed_at) select %10$s, now() from %3$s where %4$s '
     'on conflict (%5$s) do update set %6$s, refreshed_at = now() %7$s returning 1)%8$s '
     'select (select count(*) from up)%9$s',
-    p_target, col_list, coalesce(p_from, p_source::text || ' s'),
-    case when p_touch_always then p_filter else format('(%s) and %s', p_filter, unchanged) end,
+    p_target, col_list, coalesce(p_from, p_source::text || ' s'), p_filter,
     (select string_agg(format('%I', k), ', ') from unnest(p_keys) k),
     (select string_agg(format('%1$I = excluded.%1$I', c), ', ') from unnest(cols) c where c <> all(p_keys)),
     case when p_touch_always then '' else 'where ' || cmp || ' and t.refreshed_at < now()' end,
