@@ -142,8 +142,8 @@ def test_incremental_load_upserts_in_student_order(owner_conn):
                 "select incremental from dashboard.staging_statements where staging_table = %s",
                 (staging_table,),
             )
-            cur.execute("prepare incremental(timestamptz) as " + cur.fetchone()[0])
-            cur.execute("explain (verbose, costs off) execute incremental(now())")
+            cur.execute("prepare incremental(timestamptz, timestamptz) as " + cur.fetchone()[0])
+            cur.execute("explain (verbose, costs off) execute incremental(now(), now())")
             plan = "\n".join(r[0] for r in cur.fetchall())
             cur.execute("deallocate incremental")
             insert = plan[plan.index("Insert on") :]

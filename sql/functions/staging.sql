@@ -14,7 +14,8 @@ create table dashboard.staging_statements (
   staging_table  text primary key,
   service        text not null,
   student_column text,
-  incremental    text not null,    -- $1: the lower bound on updated_at (null: everything)
+  incremental    text not null,    -- $1: the lower bound on updated_at (null: everything),
+                                    -- $2: the previous load's start
   full_reload    text not null,
   initial_load   text not null,    -- into an empty table: a plain insert, no conflict handling
   per_student    text              -- $1: the student id
@@ -79,6 +80,9 @@ begin
     -- per-student load: the probe's plan comes from the table's statistics, and a table planned
     -- as empty (a first load, a rebuilt schema) would be scanned whole for each row, the pages
     -- the statement has filled included; the arbiter index of ON CONFLICT cannot go wrong so.
+    -- Only rows stamped at or before the previous load's start ($2) are probed: those after it
+    -- cannot have been loaded by it, and probing them cost a fifth more when every student
+    -- changed (97,000 habit logs at 100,000 students: 4.4 s -> 5.4 s).
     unchanged := format('exists (select from staging.%I o where %s and (%s) is not distinct from (%s))',
                         s.staging_table,
                         (select string_agg(format('o.%1$I = src.%1$I', c), ' and ') from unnest(keys) c),
@@ -99,7 +103,9 @@ begin
     -- (97,000 rows), from a cold cache: 76 s -> 17-21 s. Not the full reload: it re-reads every
     -- row and usually writes none, and the sort cost it 18% (14.8 s -> 17.4 s for the logs of
     -- 10,000 students, nothing changed).
-    upsert_incremental := format('up as (%s and not %s %s %s)', upsert_rows, unchanged,
+    upsert_incremental := format('up as (%s and not (%s%s) %s %s)', upsert_rows,
+                                 case when has_updated then 'updated_at <= $2::timestamptz and ' else '' end,
+                                 unchanged,
                                  case when s.student_column is null then ''
                                       else format('order by %I', s.student_column) end,
                                  upsert_conflict);
@@ -208,7 +214,8 @@ begin
        and not dashboard.staging_is_empty(p_table) then
       execute format('analyze staging.%I', p_table);
     end if;
-    execute st.incremental into v_changed, v_max using src.last_load_started_at - p_overlap;
+    execute st.incremental into v_changed, v_max
+      using src.last_load_started_at - p_overlap, src.last_load_started_at;
   end if;
   update staging.sources
      set watermark = greatest(watermark, v_max),
