@@ -223,6 +223,7 @@ declare
   col_list text;
   src_list text;
   cmp text;
+  non_keys text[];
 begin
   select array_agg(a.attname::text order by a.attnum) into cols
     from pg_attribute a
@@ -230,18 +231,18 @@ begin
      and a.attname <> 'refreshed_at'
      and exists (select from pg_attribute s where s.attrelid = p_source and s.attname = a.attname
                    and s.attnum > 0 and not s.attisdropped);
-  col_list := (select string_agg(format('%I', c), ', ') from unnest(cols) c);
-  src_list := (select string_agg(format('s.%I', c), ', ') from unnest(cols) c);
+  non_keys := array(select c from unnest(cols) c where c <> all(p_keys));
+  col_list := dashboard.column_list(cols);
+  src_list := dashboard.column_list(cols, 's');
   cmp := format('(%s) is distinct from (%s)',
-                (select string_agg(format('t.%I', c), ', ') from unnest(cols) c where c <> all(p_keys)),
-                (select string_agg(format('excluded.%I', c), ', ') from unnest(cols) c where c <> all(p_keys)));
+                dashboard.column_list(non_keys, 't'), dashboard.column_list(non_keys, 'excluded'));
   return format(
     'with up as (insert into %1$s as t (%2$s, refreshed_at) select %10$s, now() from %3$s where %4$s '
     'on conflict (%5$s) do update set %6$s, refreshed_at = now() %7$s returning 1)%8$s '
     'select (select count(*) from up)%9$s',
     p_target, col_list, coalesce(p_from, p_source::text || ' s'), p_filter,
-    (select string_agg(format('%I', k), ', ') from unnest(p_keys) k),
-    (select string_agg(format('%1$I = excluded.%1$I', c), ', ') from unnest(cols) c where c <> all(p_keys)),
+    dashboard.column_list(p_keys),
+    (select string_agg(format('%1$I = excluded.%1$I', c), ', ') from unnest(non_keys) c),
     case when p_touch_always then '' else 'where ' || cmp || ' and t.refreshed_at < now()' end,
     case when p_gone is null then ''
          else format(', gone as (delete from %s t where %s returning 1)', p_target, p_gone) end,

@@ -21,6 +21,23 @@ create table dashboard.staging_statements (
   per_student    text              -- $1: the student id
 );
 
+/* The generated statements' column lists: dashboard.column_list(cols, alias) is "a.c1, a.c2"
+   (the bare quoted names without an alias); dashboard.columns_equal(cols, a, b) is
+   "a.c1 = b.c1 and a.c2 = b.c2". Used by the staging loads here and the serving merges
+   (sql/functions/refresh.sql). */
+create or replace function dashboard.column_list(p_cols text[], p_alias text default null)
+returns text language sql immutable as $$
+  select string_agg(case when p_alias is null then format('%I', c) else format('%s.%I', p_alias, c) end,
+                    ', ' order by n)
+    from unnest(p_cols) with ordinality u(c, n)
+$$;
+
+create or replace function dashboard.columns_equal(p_cols text[], p_left text, p_right text)
+returns text language sql immutable as $$
+  select string_agg(format('%1$s.%3$I = %2$s.%3$I', p_left, p_right, c), ' and ' order by n)
+    from unnest(p_cols) with ordinality u(c, n)
+$$;
+
 /* dashboard.compile_staging_statements(): (re)generates dashboard.staging_statements from the
    catalog. Run by every schema upgrade after the objects are applied. */
 create or replace function dashboard.compile_staging_statements() returns integer
@@ -29,6 +46,7 @@ declare
   s record;
   cols text[];
   keys text[];
+  non_keys text[];
   col_list text;
   key_match text;
   set_list text;
@@ -62,13 +80,12 @@ begin
 
     has_deleted := 'deleted_at' = any(cols);
     has_updated := 'updated_at' = any(cols);
-    col_list := (select string_agg(format('%I', c), ', ') from unnest(cols) c);
-    key_match := (select string_agg(format('src.%1$I = t.%1$I', c), ' and ') from unnest(keys) c);
-    set_list := (select string_agg(format('%1$I = excluded.%1$I', c), ', ')
-                   from unnest(cols) c where c <> all(keys));
+    non_keys := array(select c from unnest(cols) c where c <> all(keys));
+    col_list := dashboard.column_list(cols);
+    key_match := dashboard.columns_equal(keys, 'src', 't');
+    set_list := (select string_agg(format('%1$I = excluded.%1$I', c), ', ') from unnest(non_keys) c);
     distinct_cond := format('(%s) is distinct from (%s)',
-                            (select string_agg(format('t.%I', c), ', ') from unnest(cols) c where c <> all(keys)),
-                            (select string_agg(format('excluded.%I', c), ', ') from unnest(cols) c where c <> all(keys)));
+                            dashboard.column_list(non_keys, 't'), dashboard.column_list(non_keys, 'excluded'));
     src := format('select %s from fdw_%s.%I', col_list, s.service, s.foreign_table);
     student_ref := case when s.student_column is null then 'null::uuid' else format('t.%I', s.student_column) end;
     -- The incremental load's rows leave out those staging already holds as they are. The
@@ -84,16 +101,13 @@ begin
     -- cannot have been loaded by it, and probing them cost a fifth more when every student
     -- changed (97,000 habit logs at 100,000 students: 4.4 s -> 5.4 s).
     unchanged := format('exists (select from staging.%I o where %s and (%s) is not distinct from (%s))',
-                        s.staging_table,
-                        (select string_agg(format('o.%1$I = src.%1$I', c), ' and ') from unnest(keys) c),
-                        (select string_agg(format('o.%I', c), ', ') from unnest(cols) c where c <> all(keys)),
-                        (select string_agg(format('src.%I', c), ', ') from unnest(cols) c where c <> all(keys)));
+                        s.staging_table, dashboard.columns_equal(keys, 'o', 'src'),
+                        dashboard.column_list(non_keys, 'o'), dashboard.column_list(non_keys, 'src'));
     upsert_rows := format('insert into staging.%1$I as t (%2$s) select %2$s from src where %3$s',
                           s.staging_table, col_list,
                           case when has_deleted then 'deleted_at is null' else 'true' end);
     upsert_conflict := format('on conflict (%s) do update set %s where %s returning %s as user_id',
-                              (select string_agg(format('%I', c), ', ') from unnest(keys) c),
-                              set_list, distinct_cond, student_ref);
+                              dashboard.column_list(keys), set_list, distinct_cond, student_ref);
     upsert := format('up as (%s %s)', upsert_rows, upsert_conflict);
     -- The incremental load upserts in student order. Upstream rows arrive in updated_at order,
     -- scattered over the staging table and its student-keyed indexes, and at 100,000 students
