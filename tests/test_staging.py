@@ -197,6 +197,43 @@ def test_a_reread_row_that_did_not_change_is_neither_written_nor_locked(owner_co
         assert row_versions(cur, [changed]) == [before], "the re-read row was locked or written"
 
 
+def test_a_per_student_load_neither_writes_nor_locks_the_rows_it_already_holds(
+    owner_conn, upstream_conn
+):
+    """A cold start or a student's own refresh re-reads all of the student's rows: those staging
+    holds as they are must cost no lock (through the random-uuid primary key, a page read each
+    from a cold cache) and no write; a changed one is still written."""
+    with upstream_conn("coaching").cursor() as up:
+        up.execute(
+            "select student_id::text, array_agg(id::text order by id) from habit_logs "
+            "where deleted_at is null group by student_id order by count(*) desc limit 1"
+        )
+        student, ids = up.fetchone()
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_student_staging(%s)", (student,))
+        before = row_versions(cur, ids)
+        assert len(before) == len(ids) > 1
+        cur.execute("select dashboard.load_student_staging(%s)", (student,))
+        assert cur.fetchone()[0] == 0
+        assert row_versions(cur, ids) == before, "an unchanged row was locked or written"
+
+    with upstream_conn("coaching").cursor() as up:
+        up.execute(
+            "update habit_logs set status = case status when 'completed' then 'skipped' "
+            "else 'completed' end where id = %s returning status",
+            (ids[0],),
+        )
+        (new_status,) = up.fetchone()
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_student_staging(%s)", (student,))
+        assert cur.fetchone()[0] == 1
+        after = row_versions(cur, ids)
+        assert after[1:] == before[1:]
+        assert after[0][2] != before[0][2]  # the changed row's new version
+        cur.execute("select status from staging.coaching_habit_logs where id = %s", (ids[0],))
+        assert cur.fetchone()[0] == new_status
+
+
 def test_an_incremental_load_analyzes_a_table_whose_statistics_say_empty(owner_conn, admin_conn):
     """The incremental statement's probe of unchanged rows is planned from the statistics: a
     table analyzed while empty and filled since would be scanned whole for every row read, so

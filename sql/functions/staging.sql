@@ -55,6 +55,7 @@ declare
   has_updated boolean;
   src text;
   unchanged text;
+  held_unchanged text;
   upsert_rows text;
   upsert_conflict text;
   upsert text;
@@ -93,16 +94,25 @@ begin
     -- conflicting row first, a WHERE that fails included: each re-read row got its xmax set, its
     -- heap page dirtied and a WAL record, and an incremental load re-reads the previous load's
     -- rows within the overlap. The probe reads the row without locking it; the upsert's WHERE
-    -- still guards a row a concurrent load changed in between. Not in the full reload nor the
-    -- per-student load: the probe's plan comes from the table's statistics, and a table planned
-    -- as empty (a first load, a rebuilt schema) would be scanned whole for each row, the pages
-    -- the statement has filled included; the arbiter index of ON CONFLICT cannot go wrong so.
+    -- still guards a row a concurrent load changed in between. Not in the full reload (the
+    -- per-student load has its own, below): the probe's plan comes from the table's
+    -- statistics, and a table planned as empty (a first load, a rebuilt schema) would be
+    -- scanned whole for each row, the pages the statement has filled included; the arbiter
+    -- index of ON CONFLICT cannot go wrong so.
     -- Only rows stamped at or before the previous load's start ($2) are probed: those after it
     -- cannot have been loaded by it, and probing them cost a fifth more when every student
     -- changed (97,000 habit logs at 100,000 students: 4.4 s -> 5.4 s).
     unchanged := format('exists (select from staging.%I o where %s and (%s) is not distinct from (%s))',
                         s.staging_table, dashboard.columns_equal(keys, 'o', 'src'),
                         dashboard.column_list(non_keys, 'o'), dashboard.column_list(non_keys, 'src'));
+    -- The per-student load probes the student's rows as staging holds them, read once through
+    -- the student's index (held): a cold start at 100,000 students locked all ~250 of a
+    -- student's habit logs through the random-uuid primary key, a leaf page each, 35 ms of
+    -- reads from a cold cache. A row a concurrent load changes in between keeps that load's
+    -- version, as in the incremental load, until the next cycle re-reads it.
+    held_unchanged := format('exists (select from held o where %s and (%s) is not distinct from (%s))',
+                             dashboard.columns_equal(keys, 'o', 'src'),
+                             dashboard.column_list(non_keys, 'o'), dashboard.column_list(non_keys, 'src'));
     upsert_rows := format('insert into staging.%1$I as t (%2$s) select %2$s from src where %3$s',
                           s.staging_table, col_list,
                           case when has_deleted then 'deleted_at is null' else 'true' end);
@@ -160,10 +170,14 @@ begin
              case when has_updated then 'max(updated_at)' else 'null::timestamptz' end),
       -- one student's rows (the filter on the student column is shipped to the upstream)
       case when s.student_column is not null then
-        format('with src as materialized (%s where %I = $1), %s, del as (delete from staging.%I t '
+        format('with src as materialized (%s where %I = $1), '
+               'held as materialized (select %s from staging.%I where %I = $1), '
+               'up as (%s and not %s %s), del as (delete from staging.%I t '
                'where t.%I = $1 and not exists (select from src where %s %s) returning %s as user_id)%s '
                'select (select count(*) from up) + (select count(*) from del)',
-               src, s.student_column, upsert, s.staging_table, s.student_column, key_match,
+               src, s.student_column, col_list, s.staging_table, s.student_column,
+               upsert_rows, held_unchanged, upsert_conflict,
+               s.staging_table, s.student_column, key_match,
                case when has_deleted then 'and src.deleted_at is null' else '' end,
                student_ref, record_changes)
       end);
