@@ -904,7 +904,7 @@ def test_a_cycle_skips_what_its_previous_cycle_loaded_and_reads_other_writers_la
     changes stamped earlier); what the previous cycle's own transaction loaded is not read again.
     Probes: rows of the first cycle's changes made wrong after it; a re-read would repair them."""
     owner_conn = settled
-    (s1, h1), (s2, h2), (s3, _) = daily_habits(owner_conn)[6:9]
+    (s1, h1), (s2, h2), (s3, _) = daily_habits(owner_conn, with_mission_rows=True)[6:9]
     (m1, m2) = first_mission_rows(owner_conn, [s1, s3])
 
     def probes() -> tuple:

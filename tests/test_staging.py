@@ -269,6 +269,48 @@ def test_per_student_load_brings_a_new_upstream_row(owner_conn, upstream_conn, s
         assert cur.fetchone()[0] == student
 
 
+def test_a_per_student_load_takes_all_of_an_upstreams_tables_or_none(
+    owner_conn, upstream_conn, students
+):
+    """An upstream whose second table fails keeps the student's last good rows in all of its
+    tables (its first table's change is rolled back with it); the other upstreams load."""
+    student = students["professional7"][3]
+    with upstream_conn("coaching").cursor() as up:
+        up.execute(
+            "update goals set title = 'Held back' where id = "
+            "(select id from goals where student_id = %s and deleted_at is null limit 1) returning id",
+            (student,),
+        )
+        (goal,) = up.fetchone()
+    with upstream_conn("profiler").cursor() as up:
+        up.execute(
+            "update future_you_profiles set persona_name = 'Loaded Anyway' where student_id = %s",
+            (student,),
+        )
+    coaching = upstream_conn("coaching")
+    with coaching.cursor() as up:
+        up.execute("alter table habit_logs rename to habit_logs_away")
+    try:
+        with owner_conn.cursor() as cur:
+            cur.execute("select dashboard.load_student_staging(%s)", (student,))
+            assert cur.fetchone()[0] >= 1
+            cur.execute("select title from staging.coaching_goals where id = %s", (goal,))
+            assert cur.fetchone()[0] != "Held back"
+            cur.execute(
+                "select persona_name from staging.profiler_future_you_profiles "
+                "where student_id = %s",
+                (student,),
+            )
+            assert cur.fetchone()[0] == "Loaded Anyway"
+    finally:
+        with coaching.cursor() as up:
+            up.execute("alter table habit_logs_away rename to habit_logs")
+    with owner_conn.cursor() as cur:
+        cur.execute("select dashboard.load_student_staging(%s)", (student,))
+        cur.execute("select title from staging.coaching_goals where id = %s", (goal,))
+        assert cur.fetchone()[0] == "Held back"
+
+
 @pytest.mark.parametrize(
     "role, relations",
     [

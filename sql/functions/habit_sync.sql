@@ -191,11 +191,7 @@ begin
 
   -- The student's timezone, fresh (a student created minutes ago may not be staged yet).
   begin
-    execute (select per_student from dashboard.staging_statements
-              where staging_table = 'identity_students') into v_rows using p_user;
-    if v_rows > 0 then
-      insert into staging.change_events (staging_table) values ('identity_students');
-    end if;
+    perform dashboard.student_load_identity_students(p_user);
   exception when others then
     raise warning 'identity upstream unavailable for student %: %', p_user, sqlerrm;
   end;

@@ -898,11 +898,8 @@ begin
   if v_remote.changed is not distinct from v_local.changed and v_remote.live = v_local.live then
     return 0;
   end if;
-  execute (select per_student from dashboard.staging_statements
-            where staging_table = 'missions_submissions') into v_rows using p_user;
-  if v_rows > 0 then  -- the funnel counts (mv_mission_funnel) follow on the next cycle
-    insert into staging.change_events (staging_table) values ('missions_submissions');
-  end if;
+  -- a change moves the table's marker: the funnel counts (mv_mission_funnel) follow on the next cycle
+  v_rows := dashboard.student_load_missions_submissions(p_user);
   return v_rows + dashboard.merge_missions_one(p_user);
 end $$;
 
