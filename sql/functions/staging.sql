@@ -63,13 +63,15 @@ declare
   upsert_incremental text;
   student_ref text;
   record_changes text;
+  per_student_sql text;
+  loader regprocedure;
   n integer := 0;
 begin
   delete from dashboard.staging_statements;
   -- the per-student loaders of tables no longer staged (or staged differently) go with them
-  for s in select p.oid::regprocedure as fn from pg_proc p
-            where p.pronamespace = 'dashboard'::regnamespace and p.proname like 'student\_load\_%' loop
-    execute format('drop function %s', s.fn);
+  for loader in select p.oid from pg_proc p
+                 where p.pronamespace = 'dashboard'::regnamespace and p.proname like 'student\_load\_%' loop
+    execute format('drop function %s', loader);
   end loop;
   for s in select * from staging.sources order by staging_table loop
     select array_agg(a.attname::text order by a.attnum) into cols
@@ -143,6 +145,20 @@ begin
                   'select %L, user_id from (select user_id from up union select user_id from del) c)',
                   s.staging_table) end;
 
+    -- one student's rows (the filter on the student column is shipped to the upstream)
+    per_student_sql := case when s.student_column is not null then
+      format('with src as materialized (%s where %I = $1), '
+             'held as materialized (select %s from staging.%I where %I = $1), '
+             'up as (%s and not %s %s), del as (delete from staging.%I t '
+             'where t.%I = $1 and not exists (select from src where %s %s) returning %s as user_id)%s '
+             'select (select count(*) from up) + (select count(*) from del)',
+             src, s.student_column, col_list, s.staging_table, s.student_column,
+             upsert_rows, held_unchanged, upsert_conflict,
+             s.staging_table, s.student_column, key_match,
+             case when has_deleted then 'and src.deleted_at is null' else '' end,
+             student_ref, record_changes)
+    end;
+
     insert into dashboard.staging_statements values (
       s.staging_table, s.service, s.student_column,
       -- incremental
@@ -172,19 +188,8 @@ begin
              case when has_deleted then 'where deleted_at is null' else '' end,
              case when has_updated then 'updated_at' else '1' end,
              case when has_updated then 'max(updated_at)' else 'null::timestamptz' end),
-      -- one student's rows (the filter on the student column is shipped to the upstream)
-      case when s.student_column is not null then
-        format('with src as materialized (%s where %I = $1), '
-               'held as materialized (select %s from staging.%I where %I = $1), '
-               'up as (%s and not %s %s), del as (delete from staging.%I t '
-               'where t.%I = $1 and not exists (select from src where %s %s) returning %s as user_id)%s '
-               'select (select count(*) from up) + (select count(*) from del)',
-               src, s.student_column, col_list, s.staging_table, s.student_column,
-               upsert_rows, held_unchanged, upsert_conflict,
-               s.staging_table, s.student_column, key_match,
-               case when has_deleted then 'and src.deleted_at is null' else '' end,
-               student_ref, record_changes)
-      end);
+      -- one student's rows (dashboard.student_load_<table>, below)
+      per_student_sql);
     -- dashboard.student_load_<table>(user) runs the per-student statement as static SQL: its
     -- plan is kept for the session, where EXECUTE planned it again on every call (a cold start
     -- plans sixteen of them, about 6 ms at 100,000 students). A change moves the table's change
@@ -196,8 +201,7 @@ begin
         format('declare v_rows bigint; begin %s into v_rows; '
                'if v_rows > 0 then insert into staging.change_events (staging_table) values (%L); end if; '
                'return v_rows; end',
-               (select per_student from dashboard.staging_statements where staging_table = s.staging_table),
-               s.staging_table));
+               per_student_sql, s.staging_table));
     end if;
     n := n + 1;
   end loop;
